@@ -1,0 +1,2 @@
+export { loadConfig } from './load.js';
+export { configSchema, ENV_NAMES, type Config, type ConfigInput } from './schema.js';

@@ -1,0 +1,113 @@
+import { z } from 'zod';
+
+/**
+ * Every setting of the service, with its default beside it. Settings come from environment
+ * variables (the name in `ENV_NAMES`) and may be overridden by CLI flags. Durations are `...Ms`
+ * numbers in milliseconds.
+ */
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+const port = z.coerce.number().int().min(1).max(65535);
+const topicName = z
+  .string()
+  .min(1)
+  .max(249)
+  .regex(/^[a-zA-Z0-9._-]+$/, 'may hold only letters, digits, ".", "_" and "-"');
+const bool = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+
+export const configSchema = z.object({
+  /** Kafka bootstrap servers, comma-separated host:port. */
+  kafkaBrokers: z
+    .string()
+    .default('127.0.0.1:19092')
+    .transform((s) => s.split(',').map((b) => b.trim()).filter((b) => b.length > 0))
+    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).min(1)),
+  /** Client id sent to Kafka (shows in broker logs and quotas). */
+  kafkaClientId: z.string().min(1).default('kscore'),
+  /** Topic the feature events are read from. */
+  featuresTopic: topicName.default('features'),
+  /** Topic predictions are written to. */
+  predictionsTopic: topicName.default('predictions'),
+  /** Topic events that cannot be scored are written to, with the reason in a header. */
+  deadLetterTopic: topicName.default('features.dlq'),
+  /** Consumer group of the online scorers. */
+  groupId: z.string().min(1).default('kscore-online'),
+  /** Where a new consumer group starts: `earliest` loses nothing, `latest` skips history. */
+  startFrom: z.enum(['earliest', 'latest']).default('earliest'),
+  /** Encoding of feature events: `json`, `avro` (Confluent wire format), or `auto` (by magic byte). */
+  inputFormat: z.enum(['json', 'avro', 'auto']).default('auto'),
+  /** Encoding of predictions. */
+  outputFormat: z.enum(['json', 'avro']).default('json'),
+  /** When set, features are read from this field of the event instead of its top level. */
+  featuresField: z.string().min(1).optional(),
+  /** Confluent-compatible schema registry base URL (Apicurio: `.../apis/ccompat/v7`). */
+  schemaRegistryUrl: z.url().default('http://127.0.0.1:18081/apis/ccompat/v7'),
+  /** Redis holding the model registry. */
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:16379'),
+  /** Prefix of every Redis key the service uses. */
+  redisKeyPrefix: z.string().default('kscore:'),
+  /** Model scored by the online path. */
+  modelName: z.string().regex(/^[a-zA-Z0-9._-]+$/).default('demo'),
+  /** Alias of the model version that is scored. */
+  modelAlias: z.string().regex(/^[a-zA-Z0-9._-]+$/).default('production'),
+  /** How often the alias is re-read from Redis to catch a promotion, in ms. */
+  modelRefreshMs: positiveInt.default(5000),
+  /** Most events scored in one onnxruntime call. */
+  maxBatchSize: positiveInt.max(65536).default(512),
+  /** Most time an event waits for its micro-batch to fill, in ms. */
+  maxWaitMs: nonNegativeInt.max(10000).default(5),
+  /** Partitions whose fetched batches are handled at once (and may share a micro-batch). */
+  partitionsConcurrently: positiveInt.max(256).default(8),
+  /** Threads onnxruntime uses inside one scoring call. */
+  intraOpThreads: positiveInt.max(64).default(1),
+  /** Fetch size limit per partition, in bytes. */
+  maxBytesPerPartition: positiveInt.default(1_048_576),
+  /** Host the HTTP server (health, readiness, metrics) listens on. */
+  httpHost: z.string().min(1).default('127.0.0.1'),
+  /** Port of the HTTP server; 0 picks a free one. */
+  httpPort: port.or(z.literal(0)).default(18080),
+  /** Log level: fatal, error, warn, info, debug, trace or silent. */
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Time allowed to finish the batch in flight and commit on shutdown, in ms, before forcing. */
+  shutdownGraceMs: positiveInt.default(15000),
+  /** Create the service's topics at start-up if missing. */
+  createTopics: bool.default(true),
+  /** Partitions of topics the service creates. */
+  topicPartitions: positiveInt.default(3),
+});
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Environment variable of each setting. */
+export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
+  kafkaBrokers: 'KAFKA_BROKERS',
+  kafkaClientId: 'KSCORE_KAFKA_CLIENT_ID',
+  featuresTopic: 'KSCORE_FEATURES_TOPIC',
+  predictionsTopic: 'KSCORE_PREDICTIONS_TOPIC',
+  deadLetterTopic: 'KSCORE_DEAD_LETTER_TOPIC',
+  groupId: 'KSCORE_GROUP_ID',
+  startFrom: 'KSCORE_START_FROM',
+  inputFormat: 'KSCORE_INPUT_FORMAT',
+  outputFormat: 'KSCORE_OUTPUT_FORMAT',
+  featuresField: 'KSCORE_FEATURES_FIELD',
+  schemaRegistryUrl: 'SCHEMA_REGISTRY_URL',
+  redisUrl: 'REDIS_URL',
+  redisKeyPrefix: 'KSCORE_REDIS_KEY_PREFIX',
+  modelName: 'KSCORE_MODEL_NAME',
+  modelAlias: 'KSCORE_MODEL_ALIAS',
+  modelRefreshMs: 'KSCORE_MODEL_REFRESH_MS',
+  maxBatchSize: 'KSCORE_MAX_BATCH_SIZE',
+  maxWaitMs: 'KSCORE_MAX_WAIT_MS',
+  partitionsConcurrently: 'KSCORE_PARTITIONS_CONCURRENTLY',
+  intraOpThreads: 'KSCORE_INTRA_OP_THREADS',
+  maxBytesPerPartition: 'KSCORE_MAX_BYTES_PER_PARTITION',
+  httpHost: 'KSCORE_HTTP_HOST',
+  httpPort: 'KSCORE_HTTP_PORT',
+  logLevel: 'KSCORE_LOG_LEVEL',
+  shutdownGraceMs: 'KSCORE_SHUTDOWN_GRACE_MS',
+  createTopics: 'KSCORE_CREATE_TOPICS',
+  topicPartitions: 'KSCORE_TOPIC_PARTITIONS',
+};
