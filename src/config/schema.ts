@@ -60,6 +60,8 @@ export const configSchema = z.object({
   maxWaitMs: nonNegativeInt.max(10000).default(5),
   /** Partitions whose fetched batches are handled at once (and may share a micro-batch). */
   partitionsConcurrently: positiveInt.max(256).default(8),
+  /** Time without heartbeats after which the group gives a member's partitions to others, in ms. */
+  sessionTimeoutMs: z.coerce.number().int().min(6000).max(300000).default(30000),
   /** Threads onnxruntime uses inside one scoring call. */
   intraOpThreads: positiveInt.max(64).default(1),
   /** Fetch size limit per partition, in bytes. */
@@ -102,6 +104,7 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   maxBatchSize: 'KSCORE_MAX_BATCH_SIZE',
   maxWaitMs: 'KSCORE_MAX_WAIT_MS',
   partitionsConcurrently: 'KSCORE_PARTITIONS_CONCURRENTLY',
+  sessionTimeoutMs: 'KSCORE_SESSION_TIMEOUT_MS',
   intraOpThreads: 'KSCORE_INTRA_OP_THREADS',
   maxBytesPerPartition: 'KSCORE_MAX_BYTES_PER_PARTITION',
   httpHost: 'KSCORE_HTTP_HOST',

@@ -8,6 +8,7 @@ export interface OnlineConsumerOptions {
   fromBeginning: boolean;
   partitionsConcurrently: number;
   maxBytesPerPartition: number;
+  sessionTimeoutMs: number;
   /** Longest the broker holds a fetch waiting for data, in ms. */
   maxWaitMs: number;
 }
@@ -36,6 +37,8 @@ export class OnlineConsumer {
     const consumer = this.kafka.consumer({
       groupId: this.options.groupId,
       maxBytesPerPartition: this.options.maxBytesPerPartition,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      heartbeatInterval: Math.max(500, Math.floor(this.options.sessionTimeoutMs / 10)),
       maxWaitTimeInMs: Math.max(10, this.options.maxWaitMs),
       allowAutoTopicCreation: false,
       retry: { retries: 10, initialRetryTime: 200 },

@@ -80,6 +80,7 @@ export class ScoringService {
           fromBeginning: config.startFrom === 'earliest',
           partitionsConcurrently: config.partitionsConcurrently,
           maxBytesPerPartition: config.maxBytesPerPartition,
+          sessionTimeoutMs: config.sessionTimeoutMs,
           maxWaitMs: config.maxWaitMs,
         },
         log.child({ component: 'consumer', topic: config.featuresTopic }),

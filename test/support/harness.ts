@@ -53,6 +53,7 @@ export function envFor(config: Config): Record<string, string> {
     KSCORE_HTTP_PORT: String(config.httpPort),
     KSCORE_LOG_LEVEL: config.logLevel,
     KSCORE_MAX_WAIT_MS: String(config.maxWaitMs),
+    KSCORE_SESSION_TIMEOUT_MS: String(config.sessionTimeoutMs),
   };
 }
 
