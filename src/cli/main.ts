@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ServiceError, errorMessage } from '../errors.js';
+import { config, configHelp } from './commands/config.js';
 import { demoCommand, demoHelp } from './commands/demo.js';
 import { model, modelHelp, UsageError } from './commands/model.js';
 import { predictions, predictionsHelp } from './commands/predictions.js';
@@ -12,6 +13,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   model: { run: model, help: modelHelp },
   predictions: { run: predictions, help: predictionsHelp },
   demo: { run: demoCommand, help: demoHelp },
+  config: { run: config, help: configHelp },
 };
 
 const usage = `kscore: streaming ML scoring on Kafka

@@ -41,5 +41,5 @@ export function loadConfig(
       `${ENV_NAMES.featuresTopic}, ${ENV_NAMES.predictionsTopic} and ${ENV_NAMES.deadLetterTopic} must be three different topics`,
     );
   }
-  return Object.freeze(config);
+  return Object.freeze({ ...config, kafkaBrokers: Object.freeze([...config.kafkaBrokers]) }) as Config;
 }

@@ -7,7 +7,6 @@ import { z } from 'zod';
  */
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().nonnegative();
-const port = z.coerce.number().int().min(1).max(65535);
 const topicName = z
   .string()
   .min(1)
@@ -18,66 +17,38 @@ const bool = z
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
 
 export const configSchema = z.object({
-  /** Kafka bootstrap servers, comma-separated host:port. */
   kafkaBrokers: z
     .string()
     .default('127.0.0.1:19092')
     .transform((s) => s.split(',').map((b) => b.trim()).filter((b) => b.length > 0))
-    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).min(1)),
-  /** Client id sent to Kafka (shows in broker logs and quotas). */
-  kafkaClientId: z.string().min(1).default('kscore'),
-  /** Topic the feature events are read from. */
-  featuresTopic: topicName.default('features'),
-  /** Topic predictions are written to. */
-  predictionsTopic: topicName.default('predictions'),
-  /** Topic events that cannot be scored are written to, with the reason in a header. */
-  deadLetterTopic: topicName.default('features.dlq'),
-  /** Consumer group of the online scorers. */
-  groupId: z.string().min(1).default('kscore-online'),
-  /** Where a new consumer group starts: `earliest` loses nothing, `latest` skips history. */
-  startFrom: z.enum(['earliest', 'latest']).default('earliest'),
-  /** Encoding of feature events: `json`, `avro` (Confluent wire format), or `auto` (by magic byte). */
-  inputFormat: z.enum(['json', 'avro', 'auto']).default('auto'),
-  /** Encoding of predictions. */
-  outputFormat: z.enum(['json', 'avro']).default('json'),
-  /** When set, features are read from this field of the event instead of its top level. */
-  featuresField: z.string().min(1).optional(),
-  /** Confluent-compatible schema registry base URL (Apicurio: `.../apis/ccompat/v7`). */
-  schemaRegistryUrl: z.url().default('http://127.0.0.1:18081/apis/ccompat/v7'),
-  /** Redis holding the model registry. */
-  redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:16379'),
-  /** Prefix of every Redis key the service uses. */
-  redisKeyPrefix: z.string().default('kscore:'),
-  /** Model scored by the online path. */
-  modelName: z.string().regex(/^[a-zA-Z0-9._-]+$/).default('demo'),
-  /** Alias of the model version that is scored. */
-  modelAlias: z.string().regex(/^[a-zA-Z0-9._-]+$/).default('production'),
-  /** How often the alias is re-read from Redis to catch a promotion, in ms. */
-  modelRefreshMs: positiveInt.default(5000),
-  /** Most events scored in one onnxruntime call. */
-  maxBatchSize: positiveInt.max(65536).default(512),
-  /** Most time an event waits for its micro-batch to fill, in ms. */
-  maxWaitMs: nonNegativeInt.max(10000).default(5),
-  /** Partitions whose fetched batches are handled at once (and may share a micro-batch). */
-  partitionsConcurrently: positiveInt.max(256).default(8),
-  /** Time without heartbeats after which the group gives a member's partitions to others, in ms. */
-  sessionTimeoutMs: z.coerce.number().int().min(6000).max(300000).default(30000),
-  /** Threads onnxruntime uses inside one scoring call. */
-  intraOpThreads: positiveInt.max(64).default(1),
-  /** Fetch size limit per partition, in bytes. */
-  maxBytesPerPartition: positiveInt.default(1_048_576),
-  /** Host the HTTP server (health, readiness, metrics) listens on. */
-  httpHost: z.string().min(1).default('127.0.0.1'),
-  /** Port of the HTTP server; 0 picks a free one. */
-  httpPort: port.or(z.literal(0)).default(18080),
-  /** Log level: fatal, error, warn, info, debug, trace or silent. */
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Time allowed to finish the batch in flight and commit on shutdown, in ms, before forcing. */
-  shutdownGraceMs: positiveInt.default(15000),
-  /** Create the service's topics at start-up if missing. */
-  createTopics: bool.default(true),
-  /** Partitions of topics the service creates. */
-  topicPartitions: positiveInt.default(3),
+    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).min(1)).describe("Kafka bootstrap servers, comma-separated host:port."),
+  kafkaClientId: z.string().min(1).default('kscore').describe("Client id sent to Kafka (shows in broker logs and quotas)."),
+  featuresTopic: topicName.default('features').describe("Topic the feature events are read from."),
+  predictionsTopic: topicName.default('predictions').describe("Topic predictions are written to."),
+  deadLetterTopic: topicName.default('features.dlq').describe("Topic events that cannot be scored are written to, with the reason in a header."),
+  groupId: z.string().min(1).default('kscore-online').describe("Consumer group of the online scorers."),
+  startFrom: z.enum(['earliest', 'latest']).default('earliest').describe("Where a new consumer group starts: `earliest` loses nothing, `latest` skips history."),
+  inputFormat: z.enum(['json', 'avro', 'auto']).default('auto').describe("Encoding of feature events: `json`, `avro` (Confluent wire format), or `auto` (by magic byte)."),
+  outputFormat: z.enum(['json', 'avro']).default('json').describe("Encoding of predictions."),
+  featuresField: z.string().min(1).optional().describe("When set, features are read from this field of the event instead of its top level."),
+  schemaRegistryUrl: z.url().default('http://127.0.0.1:18081/apis/ccompat/v7').describe("Confluent-compatible schema registry base URL (Apicurio: `.../apis/ccompat/v7`)."),
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:16379').describe("Redis holding the model registry."),
+  redisKeyPrefix: z.string().default('kscore:').describe("Prefix of every Redis key the service uses."),
+  modelName: z.string().regex(/^[a-zA-Z0-9._-]+$/).default('demo').describe("Model scored by the online path."),
+  modelAlias: z.string().regex(/^[a-zA-Z0-9._-]+$/).default('production').describe("Alias of the model version that is scored."),
+  modelRefreshMs: positiveInt.default(5000).describe("How often the alias is re-read from Redis to catch a promotion, in ms."),
+  maxBatchSize: positiveInt.max(65536).default(512).describe("Most events scored in one onnxruntime call."),
+  maxWaitMs: nonNegativeInt.max(10000).default(5).describe("Most time an event waits for its micro-batch to fill, in ms."),
+  partitionsConcurrently: positiveInt.max(256).default(8).describe("Partitions whose fetched batches are handled at once (and may share a micro-batch)."),
+  sessionTimeoutMs: z.coerce.number().int().min(6000).max(300000).default(30000).describe("Time without heartbeats after which the group gives a member's partitions to others, in ms."),
+  intraOpThreads: positiveInt.max(64).default(1).describe("Threads onnxruntime uses inside one scoring call."),
+  maxBytesPerPartition: positiveInt.default(1_048_576).describe("Fetch size limit per partition, in bytes."),
+  httpHost: z.string().min(1).default('127.0.0.1').describe("Host the HTTP server (health, readiness, metrics) listens on."),
+  httpPort: z.coerce.number().int().min(0).max(65535).default(18080).describe("Port of the HTTP server; 0 picks a free one."),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe("Log level: fatal, error, warn, info, debug, trace or silent."),
+  shutdownGraceMs: positiveInt.default(15000).describe("Time allowed to finish the batch in flight and commit on shutdown, in ms, before forcing."),
+  createTopics: bool.default(true).describe("Create the service's topics at start-up if missing."),
+  topicPartitions: positiveInt.default(3).describe("Partitions of topics the service creates."),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -141,6 +141,10 @@ export class ScoringPipeline {
         slices.push(batcher.submit(chunk, inChunk, true));
         submittedFinal = true;
       }
+    } catch (err) {
+      // Rows already handed to the batcher are scored anyway; nobody awaits them now.
+      for (const slice of slices) slice.catch(() => undefined);
+      throw err;
     } finally {
       if (!submittedFinal) batcher.close();
     }

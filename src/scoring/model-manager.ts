@@ -86,7 +86,13 @@ export class ModelManager {
       }
       return;
     }
-    if (version === this.live?.version || version === this.failedVersion) return;
+    if (version === this.live?.version) {
+      // Back on the serving version (e.g. a rollback after a failed promotion).
+      this.failedVersion = undefined;
+      if (this.state.status !== 'serving') this.setState({ status: 'serving', model: this.live });
+      return;
+    }
+    if (version === this.failedVersion) return;
 
     try {
       const artifact = await this.source.getVersion(this.name, version);

@@ -34,7 +34,7 @@ export function explainBadFeature(event: unknown, features: readonly string[], i
     return new PoisonEventError('decode-error', 'event is not an object of features');
   }
   const name = features[index] ?? `#${index}`;
-  const value = (event as Record<string, unknown>)[name];
+  const value = Object.hasOwn(event, name) ? (event as Record<string, unknown>)[name] : undefined;
   if (value === undefined || value === null) {
     return new PoisonEventError('missing-feature', `feature "${name}" is missing`);
   }
