@@ -1,3 +1,3 @@
-export { loadConfig } from './load.js';
-export { configSchema, ENV_NAMES, type Config, type ConfigInput } from './schema.js';
+export { loadConfig, redactedConfig } from './load.js';
+export { configSchema, ENV_NAMES, type ApiToken, type Config, type ConfigInput } from './schema.js';
 export { configReference } from './reference.js';

@@ -1,6 +1,13 @@
 import { ConfigError } from '../errors.js';
 import { configSchema, ENV_NAMES, type Config, type ConfigInput } from './schema.js';
 
+const SECRET_SETTINGS = new Set<string>(['apiTokens']);
+
+/** The configuration with secrets masked, for printing. */
+export function redactedConfig(config: Config): Record<string, unknown> {
+  return { ...config, apiTokens: config.apiTokens.map((t) => ({ owner: t.owner, role: t.role, token: '***' })) };
+}
+
 /**
  * Parses the configuration once, at start-up: environment first, then explicit overrides (CLI
  * flags). Fails with a message naming each bad setting by its environment variable. An unknown
@@ -30,7 +37,8 @@ export function loadConfig(
     const lines = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');
       const envName = ENV_NAMES[key as keyof Config] ?? key;
-      const given = raw[key];
+      // Secrets are never echoed into logs.
+      const given = SECRET_SETTINGS.has(key) ? undefined : raw[key];
       return `${envName}${given === undefined ? '' : ` (${JSON.stringify(given)})`}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);

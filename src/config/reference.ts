@@ -6,7 +6,8 @@ export function configReference(): string {
   const rows = Object.entries(configSchema.shape).map(([key, schema]) => {
     const env = ENV_NAMES[key as keyof Config];
     const d = defaults[key];
-    const shown = d === undefined ? '(unset)' : `\`${Array.isArray(d) ? d.join(',') : String(d)}\``;
+    const text = Array.isArray(d) ? d.map((x) => (typeof x === 'object' ? '' : String(x))).join(',') : String(d);
+    const shown = d === undefined || text === '' ? '(unset)' : `\`${text}\``;
     return `| \`${env}\` | ${shown} | ${(schema as { description?: string }).description ?? ''} |`;
   });
   return ['| Environment variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');

@@ -36,6 +36,16 @@ export const configSchema = z.object({
   redisKeyPrefix: z.string().default('kscore:').describe("Prefix of every Redis key the service uses."),
   modelName: z.string().regex(/^[a-zA-Z0-9._-]+$/).default('demo').describe("Model scored by the online path."),
   modelAlias: z.string().regex(/^[a-zA-Z0-9._-]+$/).default('production').describe("Alias of the model version that is scored."),
+  shadowAlias: z.string().regex(/^[a-zA-Z0-9._-]*$/).default('shadow').describe("Alias scored in shadow (into the shadow topic) when the registry sets it; empty turns shadowing off."),
+  shadowTopic: topicName.optional().describe("Topic of shadow predictions; default: the predictions topic + `.shadow`."),
+  modelStoreDir: z.string().min(1).default('.kscore/models').describe("Folder (shared by replicas) for model files over the inline limit."),
+  modelInlineMaxBytes: positiveInt.default(16 * 1024 * 1024).describe("Model versions up to this size, in bytes, are kept in Redis; larger ones in the file store."),
+  maxUploadBytes: positiveInt.default(256 * 1024 * 1024).describe("Largest model upload the admin API accepts, in bytes."),
+  apiTokens: z
+    .string()
+    .default('')
+    .transform((s, ctx) => parseTokens(s, ctx))
+    .describe("Admin API bearer tokens, comma-separated `owner:role:token` with role `read` or `admin`; none: the API refuses every call."),
   modelRefreshMs: positiveInt.default(5000).describe("How often the alias is re-read from Redis to catch a promotion, in ms."),
   maxBatchSize: positiveInt.max(65536).default(512).describe("Most events scored in one onnxruntime call."),
   maxWaitMs: nonNegativeInt.max(10000).default(5).describe("Most time an event waits for its micro-batch to fill, in ms."),
@@ -50,6 +60,26 @@ export const configSchema = z.object({
   createTopics: bool.default(true).describe("Create the service's topics at start-up if missing."),
   topicPartitions: positiveInt.default(3).describe("Partitions of topics the service creates."),
 });
+
+export interface ApiToken {
+  readonly owner: string;
+  readonly role: 'read' | 'admin';
+  readonly token: string;
+}
+
+function parseTokens(s: string, ctx: z.RefinementCtx): ApiToken[] {
+  const tokens: ApiToken[] = [];
+  for (const part of s.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+    const [owner, role, ...rest] = part.split(':');
+    const token = rest.join(':');
+    if (!owner || (role !== 'read' && role !== 'admin') || token.length < 16) {
+      ctx.addIssue({ code: 'custom', message: `"${owner ?? ''}:${role ?? ''}:..." must be owner:read|admin:token with a token of 16 or more characters` });
+      continue;
+    }
+    tokens.push({ owner, role, token });
+  }
+  return tokens;
+}
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
 export type ConfigInput = z.input<typeof configSchema>;
@@ -71,6 +101,12 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   redisKeyPrefix: 'KSCORE_REDIS_KEY_PREFIX',
   modelName: 'KSCORE_MODEL_NAME',
   modelAlias: 'KSCORE_MODEL_ALIAS',
+  shadowAlias: 'KSCORE_SHADOW_ALIAS',
+  shadowTopic: 'KSCORE_SHADOW_TOPIC',
+  modelStoreDir: 'KSCORE_MODEL_STORE_DIR',
+  modelInlineMaxBytes: 'KSCORE_MODEL_INLINE_MAX_BYTES',
+  maxUploadBytes: 'KSCORE_MAX_UPLOAD_BYTES',
+  apiTokens: 'KSCORE_API_TOKENS',
   modelRefreshMs: 'KSCORE_MODEL_REFRESH_MS',
   maxBatchSize: 'KSCORE_MAX_BATCH_SIZE',
   maxWaitMs: 'KSCORE_MAX_WAIT_MS',

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PoisonReason } from '../errors.js';
 import type { PipelineObserver } from '../pipeline/types.js';
-import type { ModelManagerEvents } from '../scoring/model-manager.js';
+import type { ModelManagerEvents, ServingPlan } from '../scoring/model-manager.js';
 import type { LiveModel } from '../scoring/types.js';
 
 /**
@@ -18,8 +18,11 @@ export class ServiceMetrics {
   private readonly modelInfo: Gauge<'model' | 'version' | 'alias'>;
   private readonly swaps: Counter<'model'>;
   private readonly loadFailures: Counter<'model'>;
+  private readonly canaryShare: Gauge<'model' | 'alias'>;
+  private readonly shadowComparisons: Counter<'outcome'>;
+  private readonly shadowDiff: Histogram;
 
-  constructor(private readonly alias: string) {
+  constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'kscore_process_' });
     this.eventsIn = new Counter({ name: 'kscore_events_in_total', help: 'Feature events read', labelNames: ['topic'], registers });
@@ -49,6 +52,24 @@ export class ServiceMetrics {
       registers,
     });
     this.swaps = new Counter({ name: 'kscore_model_swaps_total', help: 'Model versions switched in', labelNames: ['model'], registers });
+    this.canaryShare = new Gauge({
+      name: 'kscore_canary_share',
+      help: 'Share of event keys routed to the canary alias (0 to 1)',
+      labelNames: ['model', 'alias'],
+      registers,
+    });
+    this.shadowComparisons = new Counter({
+      name: 'kscore_shadow_comparisons_total',
+      help: 'Events scored by both the primary and the shadow version, by whether they agreed',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.shadowDiff = new Histogram({
+      name: 'kscore_shadow_score_difference',
+      help: 'Absolute difference between the primary and the shadow score of an event',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1],
+      registers,
+    });
     this.loadFailures = new Counter({
       name: 'kscore_model_load_failures_total',
       help: 'Model versions that failed to load',
@@ -65,13 +86,27 @@ export class ServiceMetrics {
     },
     predictionsPublished: (count) => this.predictions.inc(count),
     deadLettered: (reason: PoisonReason, count) => this.deadLetters.inc({ reason }, count),
+    shadowCompared: (agree, disagree, diffs) => {
+      if (agree > 0) this.shadowComparisons.inc({ outcome: 'agree' }, agree);
+      if (disagree > 0) this.shadowComparisons.inc({ outcome: 'disagree' }, disagree);
+      for (const d of diffs) this.shadowDiff.observe(d);
+    },
   };
 
   readonly models: ModelManagerEvents = {
-    swapped: (from: LiveModel | undefined, to: LiveModel) => {
-      if (from !== undefined) this.modelInfo.remove({ model: from.name, version: from.version, alias: this.alias });
-      this.modelInfo.set({ model: to.name, version: to.version, alias: this.alias }, 1);
-      this.swaps.inc({ model: to.name });
+    swapped: (_from: LiveModel | undefined, to: LiveModel) => this.swaps.inc({ model: to.name }),
+    planChanged: (plan: ServingPlan, roles) => {
+      this.modelInfo.reset();
+      this.canaryShare.reset();
+      const { primary, canary, shadow } = plan;
+      this.modelInfo.set({ model: primary.name, version: primary.version, alias: roles.primary }, 1);
+      if (canary !== undefined) {
+        this.modelInfo.set({ model: canary.model.name, version: canary.model.version, alias: canary.alias }, 1);
+        this.canaryShare.set({ model: canary.model.name, alias: canary.alias }, canary.share);
+      }
+      if (shadow !== undefined && roles.shadow !== undefined) {
+        this.modelInfo.set({ model: shadow.name, version: shadow.version, alias: roles.shadow }, 1);
+      }
     },
     loadFailed: (name) => this.loadFailures.inc({ model: name }),
   };

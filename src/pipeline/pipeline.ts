@@ -1,15 +1,19 @@
-import type { EventDecoder, PredictionEncoder } from '../codec/types.js';
+import type { EventDecoder, PredictionEncoder, PredictionRecord } from '../codec/types.js';
 import { PoisonEventError, type PoisonReason } from '../errors.js';
-import { MicroBatcher, type BatchSlice } from '../scoring/batcher.js';
-import type { ModelManager } from '../scoring/model-manager.js';
+import type { BatchSlice } from '../scoring/batcher.js';
+import type { ModelProvider, ServingPlan } from '../scoring/model-manager.js';
 import { predictionRecord } from '../scoring/outputs.js';
+import { inShare } from '../scoring/routing.js';
 import type { LiveModel } from '../scoring/types.js';
-import { compileRowWriter, explainBadFeature, type RowWriter } from '../scoring/vectorize.js';
+import { explainBadFeature } from '../scoring/vectorize.js';
+import { ModelSlot, RouteRows } from './route.js';
 import { HEADERS, type OutputMessage, type PartitionBatch, type PipelineObserver, type Sink } from './types.js';
 
 export interface PipelineOptions {
   predictionsTopic: string;
   deadLetterTopic: string;
+  /** Where shadow predictions go (required for a plan with a shadow version). */
+  shadowTopic?: string | undefined;
   maxBatchSize: number;
   maxWaitMs: number;
   /** When set, features are read from this field of each event. */
@@ -23,43 +27,23 @@ interface ScoredOutputs {
   deadLetters: PoisonReason[] | undefined;
 }
 
-/** Everything tied to one model version: its row writer and its batcher. */
-class ModelSlot {
-  users = 0;
-  retired = false;
-  readonly writer: RowWriter;
-  readonly width: number;
-  readonly batcher: MicroBatcher;
-
-  constructor(
-    readonly live: LiveModel,
-    options: PipelineOptions,
-    observer: PipelineObserver,
-  ) {
-    this.writer = compileRowWriter(live.scorer.spec.features);
-    this.width = live.scorer.spec.features.length;
-    this.batcher = new MicroBatcher(
-      { maxBatchSize: options.maxBatchSize, maxWaitMs: options.maxWaitMs, width: this.width },
-      async (input, rows) => {
-        const t0 = process.hrtime.bigint();
-        const batch = await live.scorer.score(input, rows);
-        observer.batchScored?.(rows, Number(process.hrtime.bigint() - t0) / 1e9, live.name, live.version);
-        return batch;
-      },
-    );
-  }
-}
+const PRIMARY = 0;
+const CANARY = 1;
+const POISON = -1;
 
 /**
  * The scoring pipeline, shared by the online consumer and replay: decode, vectorise, score in
  * micro-batches, publish predictions and dead letters, and resolve once the broker acknowledged
  * every output of the batch. The caller commits (or checkpoints) only after that.
+ *
+ * Each batch takes the model provider's current plan and keeps it to the end, so a model swap
+ * falls between two batches and every prediction names the version that really scored it.
  */
 export class ScoringPipeline {
-  private slot: ModelSlot | undefined;
+  private readonly slots = new Map<LiveModel, ModelSlot>();
 
   constructor(
-    private readonly models: Pick<ModelManager, 'current'>,
+    private readonly models: ModelProvider,
     private readonly decoder: EventDecoder,
     private readonly encoder: PredictionEncoder,
     private readonly sink: Sink,
@@ -74,151 +58,166 @@ export class ScoringPipeline {
     this.observer.batchReceived?.(topic, partition, messages.length);
     await this.decoder.prepare(messages.map((m) => m.value));
 
-    const slot = this.acquire();
+    const plan = this.models.acquire();
+    if (plan === undefined) throw new Error('the pipeline was given a batch before a model was loaded');
     let result: ScoredOutputs;
     try {
-      result = await this.scoreInto(slot, batch);
+      result = await this.scoreInto(plan, batch);
     } finally {
-      this.releaseSlot(slot);
+      this.models.release(plan);
+      this.dropUnusedSlots(plan);
     }
     await this.sink.send(result.outputs);
     if (result.predictions > 0) this.observer.predictionsPublished?.(result.predictions, result.oldestTimestampMs);
     for (const reason of result.deadLetters ?? []) this.observer.deadLettered?.(reason, 1);
   }
 
-  /** The model the next batch will use. */
-  currentModel(): LiveModel | undefined {
-    return this.slot?.live ?? this.models.current();
-  }
-
   /** Waits until every batch in flight is scored. */
   async drained(): Promise<void> {
-    await this.slot?.batcher.drained();
+    await Promise.all([...this.slots.values()].map((s) => s.batcher.drained()));
   }
 
-  private async scoreInto(slot: ModelSlot, batch: PartitionBatch): Promise<ScoredOutputs> {
+  private async scoreInto(plan: ServingPlan, batch: PartitionBatch): Promise<ScoredOutputs> {
     const { messages, topic, partition } = batch;
-    const { writer, width, batcher, live } = slot;
+    const n = messages.length;
     const max = this.options.maxBatchSize;
     const field = this.options.featuresField;
-    const n = messages.length;
+    const canary = plan.canary;
+    const routes: RouteRows[] = [new RouteRows(this.slot(plan.primary), n, max)];
+    if (canary !== undefined) routes.push(new RouteRows(this.slot(canary.model), n, max));
+    const shadow = plan.shadow === undefined ? undefined : new RouteRows(this.slot(plan.shadow), n, max);
+    const all = shadow === undefined ? routes : [...routes, shadow];
 
-    // rowOf[i] >= 0: row index among scored rows; -1: poison (errors[i] says why).
+    // Per message: its route (PRIMARY, CANARY or POISON), its row in that route, its shadow row.
+    const routeOf = new Int8Array(n);
     const rowOf = new Int32Array(n);
+    const shadowRowOf = shadow === undefined ? undefined : new Int32Array(n);
     let errors: (PoisonEventError | undefined)[] | undefined;
-    const slices: Promise<BatchSlice>[] = [];
-    let chunk = new Float32Array(Math.min(n, max) * width);
-    let inChunk = 0;
-    let rows = 0;
-    batcher.open();
-    let submittedFinal = false;
+    let sliceSets: BatchSlice[][];
     try {
       for (let i = 0; i < n; i++) {
+        const m = messages[i]!;
+        const r = canary !== undefined && inShare(m.key, canary.share) ? CANARY : PRIMARY;
+        const route = routes[r]!;
         let event: unknown;
         let bad: PoisonEventError | undefined;
         try {
-          event = this.decoder.decode(messages[i]!.value);
+          event = this.decoder.decode(m.value);
           if (field !== undefined) event = (event as Record<string, unknown> | null)?.[field];
-          const badIndex = writer(event, chunk, inChunk * width);
-          if (badIndex >= 0) bad = explainBadFeature(event, live.scorer.spec.features, badIndex);
+          const badIndex = route.add(event);
+          if (badIndex >= 0) bad = explainBadFeature(event, route.slot.live.scorer.spec.features, badIndex);
         } catch (err) {
           if (!(err instanceof PoisonEventError)) throw err;
           bad = err;
         }
         if (bad !== undefined) {
           (errors ??= [])[i] = bad;
-          rowOf[i] = -1;
+          routeOf[i] = POISON;
           continue;
         }
-        rowOf[i] = rows++;
-        if (++inChunk === max) {
-          slices.push(batcher.submit(chunk, inChunk, false));
-          chunk = new Float32Array(Math.min(n - i - 1, max) * width);
-          inChunk = 0;
-        }
+        routeOf[i] = r;
+        rowOf[i] = route.rows - 1;
+        if (shadow !== undefined) shadowRowOf![i] = shadow.add(event) < 0 ? shadow.rows - 1 : -1;
       }
-      if (inChunk > 0) {
-        slices.push(batcher.submit(chunk, inChunk, true));
-        submittedFinal = true;
-      }
+      sliceSets = await Promise.all(all.map((r) => r.finish()));
     } catch (err) {
-      // Rows already handed to the batcher are scored anyway; nobody awaits them now.
-      for (const slice of slices) slice.catch(() => undefined);
+      for (const r of all) r.abandon();
       throw err;
     } finally {
-      if (!submittedFinal) batcher.close();
+      for (const r of all) r.slot.users--;
     }
 
-    const scored = await Promise.all(slices);
     const sourcePartition = String(partition);
-    const outputs: OutputMessage[] = new Array(n);
+    const outputs: OutputMessage[] = [];
     let oldest = Number.POSITIVE_INFINITY;
+    let predictions = 0;
     let deadLetters: PoisonReason[] | undefined;
+    let agree = 0;
+    let disagree = 0;
+    let diffs: number[] | undefined;
     for (let i = 0; i < n; i++) {
       const m = messages[i]!;
-      const row = rowOf[i]!;
-      if (row < 0) {
+      const r = routeOf[i]!;
+      const coordinates = {
+        [HEADERS.sourceTopic]: topic,
+        [HEADERS.sourcePartition]: sourcePartition,
+        [HEADERS.sourceOffset]: m.offset,
+      };
+      if (r === POISON) {
         const err = errors![i]!;
-        outputs[i] = {
+        outputs.push({
           topic: this.options.deadLetterTopic,
           key: m.key,
           value: m.value ?? Buffer.alloc(0),
-          headers: {
-            ...m.headers,
-            [HEADERS.dlqReason]: err.reason,
-            [HEADERS.dlqDetail]: err.message,
-            [HEADERS.sourceTopic]: topic,
-            [HEADERS.sourcePartition]: sourcePartition,
-            [HEADERS.sourceOffset]: m.offset,
-          },
-        };
+          headers: { ...m.headers, [HEADERS.dlqReason]: err.reason, [HEADERS.dlqDetail]: err.message, ...coordinates },
+        });
         (deadLetters ??= []).push(err.reason);
         continue;
       }
-      const slice = scored[(row / max) | 0]!;
-      const value = this.encoder.encode(predictionRecord(slice.batch, slice.start + (row % max), live.name, live.version));
-      outputs[i] = {
+      const live = routes[r]!.slot.live;
+      const record = recordAt(sliceSets[r]!, rowOf[i]!, max, live);
+      outputs.push({
         topic: this.options.predictionsTopic,
         key: m.key,
-        value,
-        headers: {
-          [HEADERS.model]: live.name,
-          [HEADERS.version]: live.version,
-          [HEADERS.sourceTopic]: topic,
-          [HEADERS.sourcePartition]: sourcePartition,
-          [HEADERS.sourceOffset]: m.offset,
-        },
-      };
+        value: this.encoder.encode(record),
+        headers: { [HEADERS.model]: live.name, [HEADERS.version]: live.version, ...coordinates },
+      });
+      predictions++;
       const ts = Number(m.timestamp);
       if (ts < oldest) oldest = ts;
-    }
-    return { outputs, predictions: rows, oldestTimestampMs: oldest, deadLetters };
-  }
 
-  private acquire(): ModelSlot {
-    const live = this.models.current();
-    if (live === undefined) throw new Error('the pipeline was started before a model was loaded');
-    if (this.slot?.live !== live) {
-      const old = this.slot;
-      this.slot = new ModelSlot(live, this.options, this.observer);
-      if (old !== undefined) {
-        old.retired = true;
-        this.maybeRelease(old);
+      const shadowRow = shadowRowOf?.[i] ?? -1;
+      if (shadowRow >= 0) {
+        const s = shadow!.slot.live;
+        const shadowRecord = recordAt(sliceSets[all.length - 1]!, shadowRow, max, s);
+        outputs.push({
+          topic: this.options.shadowTopic ?? `${this.options.predictionsTopic}.shadow`,
+          key: m.key,
+          value: this.encoder.encode(shadowRecord),
+          headers: { [HEADERS.model]: s.name, [HEADERS.version]: s.version, ...coordinates },
+        });
+        const { same, diff } = compare(record, shadowRecord);
+        if (same) agree++;
+        else disagree++;
+        if (diff !== undefined) (diffs ??= []).push(diff);
       }
     }
-    this.slot.users++;
-    return this.slot;
+    if (shadow !== undefined) this.observer.shadowCompared?.(agree, disagree, diffs ?? []);
+    return { outputs, predictions, oldestTimestampMs: oldest, deadLetters };
   }
 
-  private releaseSlot(slot: ModelSlot): void {
-    slot.users--;
-    this.maybeRelease(slot);
+  private slot(live: LiveModel): ModelSlot {
+    let slot = this.slots.get(live);
+    if (slot === undefined) {
+      slot = new ModelSlot(live, this.options, this.observer);
+      this.slots.set(live, slot);
+    }
+    return slot;
   }
 
-  /** The old version is released after its last batch. */
-  private maybeRelease(slot: ModelSlot): void {
-    if (slot.retired && slot.users === 0) {
-      void slot.batcher.drained().then(() => slot.live.scorer.release()).catch(() => undefined);
+  /** Forgets the slots of versions the current plan no longer uses, once no batch uses them. */
+  private dropUnusedSlots(plan: ServingPlan): void {
+    if (this.slots.size <= 1) return;
+    const inPlan = new Set<LiveModel>([plan.primary]);
+    if (plan.canary) inPlan.add(plan.canary.model);
+    if (plan.shadow) inPlan.add(plan.shadow);
+    for (const [live, slot] of this.slots) {
+      if (!inPlan.has(live) && slot.users === 0) this.slots.delete(live);
     }
   }
+}
+
+function recordAt(slices: BatchSlice[], row: number, max: number, live: LiveModel): PredictionRecord {
+  const slice = slices[(row / max) | 0]!;
+  return predictionRecord(slice.batch, slice.start + (row % max), live.name, live.version);
+}
+
+/** Agreement of two predictions: same label, else the same side of 0.5; and the score difference. */
+function compare(a: PredictionRecord, b: PredictionRecord): { same: boolean; diff: number | undefined } {
+  const sa = a.score ?? a.probabilities?.[a.probabilities.length - 1] ?? null;
+  const sb = b.score ?? b.probabilities?.[b.probabilities.length - 1] ?? null;
+  const diff = sa !== null && sb !== null ? Math.abs(sa - sb) : undefined;
+  if (a.label !== null && b.label !== null) return { same: a.label === b.label, diff };
+  if (sa !== null && sb !== null) return { same: sa >= 0.5 === sb >= 0.5, diff };
+  return { same: false, diff };
 }

@@ -35,6 +35,8 @@ export interface PipelineObserver {
   batchScored?(rows: number, seconds: number, model: string, version: string): void;
   predictionsPublished?(count: number, oldestEventTimestampMs: number): void;
   deadLettered?(reason: PoisonReason, count: number): void;
+  /** Shadow scoring of one batch: how many agreed with the primary, and the score differences. */
+  shadowCompared?(agree: number, disagree: number, scoreDiffs: readonly number[]): void;
 }
 
 /** Header names the service writes. */

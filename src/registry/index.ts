@@ -1,3 +1,15 @@
-export type { ModelArtifact, ModelSource, ModelStore, ModelVersionMeta, NewModelVersion, RegistryRedis } from './types.js';
-export { RedisModelStore } from './redis-store.js';
+export type {
+  AuditEntry,
+  FeatureBaseline,
+  ModelArtifact,
+  ModelSource,
+  ModelStore,
+  ModelVersionMeta,
+  NewModelVersion,
+  Routing,
+  TrafficSplit,
+} from './types.js';
+export type { RegistryRedis, RegistrySubscriber } from './redis-port.js';
+export { RedisModelStore, type RedisModelStoreOptions } from './redis-store.js';
+export { ModelFileStore } from './file-store.js';
 export { registerModel } from './register.js';

@@ -1,88 +1,222 @@
 import { createHash } from 'node:crypto';
 import { ModelError, TransientError } from '../errors.js';
-import type { ModelArtifact, ModelStore, ModelVersionMeta, NewModelVersion, RegistryRedis } from './types.js';
 import type { OutputMapping } from '../scoring/types.js';
+import type { ModelFileStore } from './file-store.js';
+import type { RegistryRedis, RegistryRedisTransaction } from './redis-port.js';
+import type { AuditEntry, ModelArtifact, ModelStore, ModelVersionMeta, NewModelVersion, Routing, TrafficSplit } from './types.js';
+
+export interface RedisModelStoreOptions {
+  /** Prefix of every key. */
+  prefix?: string;
+  /** Versions larger than this many bytes go to the file store. */
+  inlineMaxBytes?: number;
+  fileStore?: ModelFileStore;
+}
+
+/** Atomically moves an alias back one step in its history. KEYS: history, aliases. ARGV: alias. */
+const ROLLBACK_SCRIPT = `
+local n = redis.call('LLEN', KEYS[1])
+if n < 2 then return false end
+redis.call('RPOP', KEYS[1])
+local prev = redis.call('LINDEX', KEYS[1], -1)
+redis.call('HSET', KEYS[2], ARGV[1], prev)
+return prev`;
 
 /**
- * Model versions in Redis. Layout, under the key prefix:
- *   models                      SET of model names
- *   model:{name}:seq            counter giving version numbers
- *   model:{name}:versions       LIST of versions, oldest first
- *   model:{name}:v:{version}    HASH meta (JSON), bytes (the ONNX file)
- *   model:{name}:aliases        HASH alias -> version
- * A version is written in one MULTI, so a reader sees all of it or none.
+ * The registry in Redis. Layout, under the key prefix:
+ *   models                          SET of model names
+ *   model:{name}:seq                counter giving version numbers
+ *   model:{name}:versions           LIST of versions, oldest first
+ *   model:{name}:v:{version}        HASH meta (JSON) and bytes (inline versions only)
+ *   model:{name}:aliases            HASH alias -> version
+ *   model:{name}:alias:{alias}      LIST of the versions the alias pointed at, oldest first
+ *   model:{name}:split              HASH alias, share (the canary's share of keys)
+ *   audit                           STREAM, append-only: who changed what, when
+ *   events                          pub/sub channel: routing of a model changed
+ * Each change is one MULTI (or one script), so readers see all of it or none.
  */
 export class RedisModelStore implements ModelStore {
+  private readonly prefix: string;
+  private readonly inlineMaxBytes: number;
+  private readonly fileStore: ModelFileStore | undefined;
+
   constructor(
     private readonly redis: RegistryRedis,
-    private readonly prefix = 'kscore:',
-  ) {}
+    options: RedisModelStoreOptions | string = {},
+  ) {
+    const o = typeof options === 'string' ? { prefix: options } : options;
+    this.prefix = o.prefix ?? 'kscore:';
+    this.inlineMaxBytes = o.inlineMaxBytes ?? Number.POSITIVE_INFINITY;
+    this.fileStore = o.fileStore;
+  }
+
+  /** The pub/sub channel on which routing changes are announced. */
+  get eventsChannel(): string {
+    return this.key('events');
+  }
 
   private key(...parts: string[]): string {
     return this.prefix + parts.join(':');
   }
 
-  async addVersion(name: string, input: NewModelVersion & { outputs: OutputMapping }): Promise<ModelVersionMeta> {
+  async addVersion(
+    name: string,
+    input: NewModelVersion & { outputs: OutputMapping; inputName: string; inputShape: readonly (number | string)[] },
+    actor: string,
+  ): Promise<ModelVersionMeta> {
     const version = String(await this.redis.incr(this.key('model', name, 'seq')));
+    const sha256 = createHash('sha256').update(input.bytes).digest('hex');
+    const inline = input.bytes.length <= this.inlineMaxBytes;
+    if (!inline && this.fileStore === undefined) {
+      throw new ModelError('MODEL_TOO_LARGE', `the model is ${input.bytes.length} bytes, over the inline limit, and no file store is set`);
+    }
+    const storage = inline ? ({ kind: 'inline' } as const) : { kind: 'file' as const, path: await this.fileStore!.write(name, version, sha256, input.bytes) };
     const meta: ModelVersionMeta = {
       name,
       version,
-      sha256: createHash('sha256').update(input.bytes).digest('hex'),
+      sha256,
       size: input.bytes.length,
       createdAt: new Date().toISOString(),
+      createdBy: actor,
       description: input.description ?? '',
       features: [...input.features],
+      inputSchema: {
+        name: input.inputName,
+        shape: [...input.inputShape],
+        features: input.features.map((f) => ({ name: f, type: 'float32' as const })),
+      },
       outputs: input.outputs,
+      storage,
+      ...(input.metrics === undefined ? {} : { metrics: input.metrics }),
+      ...(input.baseline === undefined ? {} : { baseline: input.baseline }),
     };
-    const result = await this.redis
+    const fields: (string | Buffer)[] = ['meta', JSON.stringify(meta)];
+    if (inline) fields.push('bytes', input.bytes);
+    const tx = this.redis
       .multi()
-      .hset(this.key('model', name, 'v', version), 'meta', JSON.stringify(meta), 'bytes', input.bytes)
+      .hset(this.key('model', name, 'v', version), ...fields)
       .rpush(this.key('model', name, 'versions'), version)
-      .sadd(this.key('models'), name)
-      .exec();
-    const failed = result?.find(([err]) => err !== null);
-    if (result === null || failed !== undefined) {
-      throw new TransientError('REGISTRY_WRITE_FAILED', `could not store ${name} v${version}: ${failed?.[0]?.message ?? 'transaction aborted'}`);
-    }
+      .sadd(this.key('models'), name);
+    await this.exec(this.audited(tx, { actor, action: 'register', model: name, version, detail: `sha256 ${sha256}, ${meta.size} bytes` }), `store ${name} v${version}`);
     return meta;
   }
 
-  async setAlias(name: string, alias: string, version: string): Promise<void> {
-    const exists = await this.redis.hget(this.key('model', name, 'v', version), 'meta');
-    if (exists === null) throw new ModelError('MODEL_VERSION_UNKNOWN', `model ${name} has no version ${version}`);
-    const tx = await this.redis.multi().hset(this.key('model', name, 'aliases'), alias, version).exec();
-    if (tx === null || tx.some(([err]) => err !== null)) {
-      throw new TransientError('REGISTRY_WRITE_FAILED', `could not set alias ${alias} of ${name}`);
+  async setAlias(name: string, alias: string, version: string, actor: string): Promise<void> {
+    if ((await this.getMeta(name, version)) === undefined) {
+      throw new ModelError('MODEL_VERSION_UNKNOWN', `model ${name} has no version ${version}`);
     }
+    const tx = this.redis
+      .multi()
+      .hset(this.key('model', name, 'aliases'), alias, version)
+      .rpush(this.key('model', name, 'alias', alias), version);
+    await this.exec(this.announced(this.audited(tx, { actor, action: 'set-alias', model: name, alias, version }), name), `set alias ${alias}`);
+  }
+
+  async rollbackAlias(name: string, alias: string, actor: string): Promise<string> {
+    const prev = await this.redis.eval(ROLLBACK_SCRIPT, 2, this.key('model', name, 'alias', alias), this.key('model', name, 'aliases'), alias);
+    if (typeof prev !== 'string') {
+      throw new ModelError('MODEL_NO_PREVIOUS', `alias ${alias} of ${name} has no previous version to roll back to`);
+    }
+    const tx = this.redis.multi();
+    await this.exec(this.announced(this.audited(tx, { actor, action: 'rollback', model: name, alias, version: prev }), name), 'record rollback');
+    return prev;
+  }
+
+  async deleteAlias(name: string, alias: string, actor: string): Promise<void> {
+    const tx = this.redis.multi().hdel(this.key('model', name, 'aliases'), alias).del(this.key('model', name, 'alias', alias));
+    await this.exec(this.announced(this.audited(tx, { actor, action: 'delete-alias', model: name, alias }), name), `delete alias ${alias}`);
+  }
+
+  async setSplit(name: string, split: TrafficSplit | undefined, actor: string): Promise<void> {
+    const key = this.key('model', name, 'split');
+    const tx = split === undefined ? this.redis.multi().del(key) : this.redis.multi().hset(key, 'alias', split.alias, 'share', String(split.share));
+    const detail = split === undefined ? 'no split' : `${split.share} of keys to ${split.alias}`;
+    await this.exec(this.announced(this.audited(tx, { actor, action: 'set-split', model: name, ...(split ? { alias: split.alias } : {}), detail }), name), 'set split');
+  }
+
+  async recordRefusal(name: string, reason: string, actor: string): Promise<void> {
+    await this.exec(this.audited(this.redis.multi(), { actor, action: 'refused', model: name, detail: reason }), 'record refusal');
+  }
+
+  async routing(name: string): Promise<Routing> {
+    const [aliases, split] = await Promise.all([
+      this.redis.hgetall(this.key('model', name, 'aliases')),
+      this.redis.hgetall(this.key('model', name, 'split')),
+    ]);
+    const share = Number(split['share']);
+    return split['alias'] !== undefined && Number.isFinite(share) ? { aliases, split: { alias: split['alias'], share } } : { aliases };
   }
 
   async resolveAlias(name: string, alias: string): Promise<string | undefined> {
     return (await this.redis.hget(this.key('model', name, 'aliases'), alias)) ?? undefined;
   }
 
+  async getMeta(name: string, version: string): Promise<ModelVersionMeta | undefined> {
+    const meta = await this.redis.hget(this.key('model', name, 'v', version), 'meta');
+    return meta === null ? undefined : (JSON.parse(meta) as ModelVersionMeta);
+  }
+
   async getVersion(name: string, version: string): Promise<ModelArtifact | undefined> {
-    const key = this.key('model', name, 'v', version);
-    const [meta, bytes] = await Promise.all([this.redis.hget(key, 'meta'), this.redis.hgetBuffer(key, 'bytes')]);
-    if (meta === null || bytes === null) return undefined;
-    const parsed = JSON.parse(meta) as ModelVersionMeta;
-    const sha = createHash('sha256').update(bytes).digest('hex');
-    if (sha !== parsed.sha256) {
+    const meta = await this.getMeta(name, version);
+    if (meta === undefined) return undefined;
+    let bytes: Buffer | null;
+    if (meta.storage.kind === 'file') {
+      if (this.fileStore === undefined) throw new ModelError('MODEL_NO_FILE_STORE', `${name} v${version} is in the file store, which is not configured here`);
+      bytes = await this.fileStore.read(meta.storage.path);
+    } else {
+      bytes = await this.redis.hgetBuffer(this.key('model', name, 'v', version), 'bytes');
+    }
+    if (bytes === null) throw new ModelError('MODEL_CORRUPT', `model ${name} v${version} has no bytes`);
+    if (createHash('sha256').update(bytes).digest('hex') !== meta.sha256) {
       throw new ModelError('MODEL_CORRUPT', `model ${name} v${version}: stored bytes do not match their sha256`);
     }
-    return { meta: parsed, bytes };
+    return { meta, bytes };
   }
 
   async listVersions(name: string): Promise<ModelVersionMeta[]> {
     const versions = await this.redis.lrange(this.key('model', name, 'versions'), 0, -1);
-    const metas = await Promise.all(versions.map((v) => this.redis.hget(this.key('model', name, 'v', v), 'meta')));
-    return metas.filter((m): m is string => m !== null).map((m) => JSON.parse(m) as ModelVersionMeta);
-  }
-
-  async listAliases(name: string): Promise<Record<string, string>> {
-    return this.redis.hgetall(this.key('model', name, 'aliases'));
+    const metas = await Promise.all(versions.map((v) => this.getMeta(name, v)));
+    return metas.filter((m): m is ModelVersionMeta => m !== undefined);
   }
 
   async listModels(): Promise<string[]> {
     return (await this.redis.smembers(this.key('models'))).sort();
+  }
+
+  /** Newest first. */
+  async audit(options: { model?: string; limit?: number } = {}): Promise<AuditEntry[]> {
+    const limit = options.limit ?? 100;
+    const entries: AuditEntry[] = [];
+    let end = '+';
+    // Page backwards until enough entries of the model are found.
+    for (;;) {
+      const page = await this.redis.xrevrange(this.key('audit'), end, '-', 'COUNT', 500);
+      for (const [id, kv] of page) {
+        const e: Record<string, string> = { id };
+        for (let i = 0; i + 1 < kv.length; i += 2) e[kv[i]!] = kv[i + 1]!;
+        if (options.model === undefined || e['model'] === options.model) entries.push(e as unknown as AuditEntry);
+        if (entries.length >= limit) return entries;
+      }
+      if (page.length < 500) return entries;
+      end = `(${page[page.length - 1]![0]}`;
+    }
+  }
+
+  private audited(tx: RegistryRedisTransaction, e: Omit<AuditEntry, 'id' | 'at'>): RegistryRedisTransaction {
+    const fields: string[] = ['at', new Date().toISOString()];
+    for (const [k, v] of Object.entries(e)) if (v !== undefined) fields.push(k, String(v));
+    return tx.xadd(this.key('audit'), '*', ...fields);
+  }
+
+  private announced(tx: RegistryRedisTransaction, model: string): RegistryRedisTransaction {
+    return tx.publish(this.eventsChannel, JSON.stringify({ model }));
+  }
+
+  private async exec(tx: RegistryRedisTransaction, what: string): Promise<void> {
+    const result = await tx.exec();
+    const failed = result?.find(([err]) => err !== null);
+    if (result === null || failed !== undefined) {
+      throw new TransientError('REGISTRY_WRITE_FAILED', `could not ${what}: ${failed?.[0]?.message ?? 'transaction aborted'}`);
+    }
   }
 }

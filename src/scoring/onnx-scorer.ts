@@ -134,5 +134,5 @@ function checkModel(session: ort.InferenceSession, decl: ModelDeclaration): Mode
       throw new ModelError('MODEL_OUTPUTS', `the ${role} output "${name}" is not a tensor (a ZipMap? export classifiers without it)`);
     }
   }
-  return { features: [...features], inputName: input.name, outputs };
+  return { features: [...features], inputName: input.name, inputShape: [...input.shape], outputs };
 }

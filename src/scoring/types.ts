@@ -14,6 +14,8 @@ export interface ModelSpec {
   readonly features: readonly string[];
   /** Name of the model's input tensor (float32, shape [N, features.length]). */
   readonly inputName: string;
+  /** The input's shape as the model declares it (symbolic dimensions as names). */
+  readonly inputShape: readonly (number | string)[];
   readonly outputs: OutputMapping;
 }
 

@@ -11,7 +11,7 @@ import { createKafka, ensureTopics } from '../kafka/client.js';
 import { ServiceMetrics } from '../metrics/metrics.js';
 import { ScoringPipeline } from '../pipeline/pipeline.js';
 import { KafkaSink } from '../producer/kafka-sink.js';
-import { RedisModelStore } from '../registry/redis-store.js';
+import { ModelFileStore, RedisModelStore } from '../registry/index.js';
 import { ModelManager } from '../scoring/model-manager.js';
 import { OnnxScorer } from '../scoring/onnx-scorer.js';
 
@@ -21,6 +21,8 @@ interface ServiceDeps {
   config: Config;
   log: Logger;
   redis: Redis;
+  subscriber: Redis;
+  store: RedisModelStore;
   kafka: Kafka;
   sink: KafkaSink;
   models: ModelManager;
@@ -50,28 +52,36 @@ export class ScoringService {
 
   static async create(config: Config, log: Logger): Promise<ScoringService> {
     const redis = connectRedis(config.redisUrl, log);
+    const subscriber = connectRedis(config.redisUrl, log);
     const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logger: log });
     let sink: KafkaSink | undefined;
     try {
-      await redis.connect();
+      await Promise.all([redis.connect(), subscriber.connect()]);
+      const shadowTopic = config.shadowTopic ?? `${config.predictionsTopic}.shadow`;
       if (config.createTopics) {
-        await ensureTopics(kafka, [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic], config.topicPartitions);
+        const topics = [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic];
+        if (config.shadowAlias !== '') topics.push(shadowTopic);
+        await ensureTopics(kafka, topics, config.topicPartitions);
       }
       const schemas = confluentSchemaSource(config.schemaRegistryUrl);
       const decoder = eventDecoderFor(config.inputFormat, schemas);
       const encoder = await predictionEncoderFor(config, schemas);
       sink = await KafkaSink.connect(kafka);
-      const metrics = new ServiceMetrics(config.modelAlias);
-      const store = new RedisModelStore(redis, config.redisKeyPrefix);
+      const metrics = new ServiceMetrics();
+      const store = new RedisModelStore(redis, {
+        prefix: config.redisKeyPrefix,
+        inlineMaxBytes: config.modelInlineMaxBytes,
+        fileStore: new ModelFileStore(config.modelStoreDir),
+      });
       const models = new ModelManager(
         store,
         config.modelName,
-        config.modelAlias,
+        { primary: config.modelAlias, shadow: config.shadowAlias === '' ? undefined : config.shadowAlias },
         (artifact) => OnnxScorer.load(artifact.bytes, artifact.meta, { intraOpThreads: config.intraOpThreads }),
         log.child({ component: 'models' }),
         metrics.models,
       );
-      const pipeline = new ScoringPipeline(models, decoder, encoder, sink, config, metrics.pipeline);
+      const pipeline = new ScoringPipeline(models, decoder, encoder, sink, { ...config, shadowTopic }, metrics.pipeline);
       const consumer = new OnlineConsumer(
         kafka,
         {
@@ -85,14 +95,19 @@ export class ScoringService {
         },
         log.child({ component: 'consumer', topic: config.featuresTopic }),
       );
-      const service: ScoringService = new ScoringService({
-        config, log, redis, kafka, sink, models, pipeline, consumer, metrics,
-        http: buildHttpServer({ readiness: () => service.readiness(), metrics: metrics.registry, logger: log }),
+      let service: ScoringService | undefined;
+      const http = await buildHttpServer({
+        readiness: () => service!.readiness(),
+        metrics: metrics.registry,
+        logger: log,
+        admin: { store, tokens: config.apiTokens, maxUploadBytes: config.maxUploadBytes },
       });
+      service = new ScoringService({ config, log, redis, subscriber, store, kafka, sink, models, pipeline, consumer, metrics, http });
       return service;
     } catch (err) {
       await sink?.close().catch(() => undefined);
       redis.disconnect();
+      subscriber.disconnect();
       throw err;
     }
   }
@@ -101,12 +116,17 @@ export class ScoringService {
     return this.deps.http;
   }
 
+  /** The model manager (which versions serve). */
+  get models(): ModelManager {
+    return this.deps.models;
+  }
+
   /** Serves HTTP at once; consumes as soon as a model is loaded (until then /readyz says why not). */
   async start(): Promise<{ httpUrl: string }> {
-    const { config, http, models, consumer, pipeline, log } = this.deps;
+    const { config, http, models, consumer, pipeline, log, subscriber, store } = this.deps;
     const address = await http.listen({ host: config.httpHost, port: config.httpPort });
     this.state = 'running';
-    await models.start(config.modelRefreshMs);
+    await models.start(config.modelRefreshMs, { subscriber, channel: store.eventsChannel });
     if (models.current() === undefined) log.warn({ reason: reasonOf(models) }, 'waiting for a model');
     void models.ready().then(async (m) => {
       if (this.state !== 'running') return;
@@ -147,7 +167,7 @@ export class ScoringService {
   }
 
   private async doClose(): Promise<void> {
-    const { config, log, models, consumer, sink, redis, http, pipeline } = this.deps;
+    const { config, log, models, consumer, sink, redis, subscriber, http, pipeline } = this.deps;
     this.state = 'draining';
     const step = async (name: string, fn: () => Promise<unknown> | unknown): Promise<void> => {
       try {
@@ -161,8 +181,8 @@ export class ScoringService {
       await step('consumer', () => consumer.stop());
       await step('pipeline', () => pipeline.drained());
       await step('producer', () => sink.close());
-      await step('model', () => models.current()?.scorer.release());
-      await step('redis', () => redis.quit());
+      await step('models', () => models.releaseAll());
+      await step('redis', () => Promise.all([redis.quit(), subscriber.quit()]));
       await step('http', () => http.close());
     };
     let timer: NodeJS.Timeout | undefined;
@@ -175,6 +195,7 @@ export class ScoringService {
     if (outcome === 'forced') {
       log.error({ graceMs: config.shutdownGraceMs }, 'shutdown grace period over; forcing');
       redis.disconnect();
+      subscriber.disconnect();
       this.state = 'failed';
       return;
     }

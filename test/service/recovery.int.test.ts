@@ -78,8 +78,12 @@ describe('crashes and failures', () => {
     const redis = redisFor(config);
     const store = new RedisModelStore(redis, config.redisKeyPrefix);
     // A version whose bytes are not an ONNX model, written past validation (as a corrupted store would).
-    const bad = await store.addVersion(config.modelName, { bytes: Buffer.from('not an onnx model'), features: model.features, outputs: { score: 'score' } });
-    await store.setAlias(config.modelName, 'production', bad.version);
+    const bad = await store.addVersion(
+      config.modelName,
+      { bytes: Buffer.from('not an onnx model'), features: model.features, outputs: { score: 'score' }, inputName: 'features', inputShape: ['N', 4] },
+      'test',
+    );
+    await store.setAlias(config.modelName, 'production', bad.version, 'test');
 
     const port = await freePort();
     const child = track(runCli(['serve'], { ...envFor(config), KSCORE_HTTP_PORT: String(port), KSCORE_MODEL_REFRESH_MS: '200' }));

@@ -1,4 +1,4 @@
-import { configReference, loadConfig } from '../../config/index.js';
+import { configReference, loadConfig, redactedConfig } from '../../config/index.js';
 
 export const configHelp = `kscore config [--reference]
   Prints the configuration the service would run with (validated), or with --reference the table
@@ -9,5 +9,5 @@ export async function config(argv: string[]): Promise<void> {
     process.stdout.write(`${configReference()}\n`);
     return;
   }
-  process.stdout.write(`${JSON.stringify(loadConfig(process.env), null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(redactedConfig(loadConfig(process.env)), null, 2)}\n`);
 }

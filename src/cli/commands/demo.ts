@@ -4,10 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { confluentSchemaSource } from '../../codec/index.js';
 import { createKafka, ensureTopics } from '../../kafka/client.js';
 import { LoadGenerator } from '../../producer/load-generator.js';
-import { RedisModelStore } from '../../registry/index.js';
 import { ScoringService, connectRedis } from '../../service/service.js';
 import { connectionFlags, connectionOverrides, makeContext } from '../context.js';
-import { demo as registerDemoModel } from './model.js';
+import { demo as registerDemoModel, storeFor } from './model.js';
 
 export const demoHelp = `kscore demo [--seconds 10] [--rate 200] [--format json|avro]
   The whole online path in one command: registers a demo model, starts the service, streams
@@ -39,9 +38,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
 
   const redis = connectRedis(config.redisUrl, log);
   await redis.connect();
-  const meta = (await registerDemoModel(ctx, new RedisModelStore(redis, config.redisKeyPrefix), { kind: 'logistic', features: '32' })) as {
-    version: string;
-  };
+  const meta = await registerDemoModel(ctx, storeFor(ctx, redis), { kind: 'logistic', features: '32' });
   await redis.quit();
   say(`1. registered model ${config.modelName} v${meta.version} (logistic regression, 32 features) as "${config.modelAlias}"`);
 

@@ -1,19 +1,25 @@
 import { readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildModel, type ModelKind } from '../../modelgen/models.js';
 import { readMetadataProps } from '../../modelgen/onnx-writer.js';
-import { RedisModelStore, registerModel, type ModelVersionMeta } from '../../registry/index.js';
+import { ModelFileStore, RedisModelStore, registerModel, type ModelVersionMeta, type NewModelVersion } from '../../registry/index.js';
 import { connectRedis } from '../../service/service.js';
 import type { OutputMapping } from '../../scoring/types.js';
 import { connectionFlags, connectionOverrides, makeContext, type CommandContext } from '../context.js';
 
 export const modelHelp = `kscore model register --file MODEL.onnx [--name NAME] [--features a,b,c] [--alias production] [--description TEXT]
   Validates and registers an ONNX model. Features come from --features, else from MODEL.onnx.json
-  ({"features": [...], "outputs": {...}}), else from the model's "kscore.features" metadata.
-kscore model demo [--kind logistic|mlp|trees|regressor] [--features N] [--name NAME] [--alias production]
+  ({"features": [...], "outputs": {...}, "metrics": {...}, "baseline": {...}}), else from the
+  model's "kscore.features" metadata. A refused model changes nothing and says why.
+kscore model demo [--kind logistic|mlp|trees|regressor] [--features N] [--trees N] [--name NAME] [--alias production]
   Builds a demo model in code and registers it.
 kscore model promote --version V [--name NAME] [--alias production]
-kscore model list [--name NAME]`;
+kscore model rollback [--name NAME] [--alias production]     back to the alias's previous version
+kscore model unalias --alias ALIAS [--name NAME]
+kscore model split --alias canary --share 0.1 [--name NAME]  (--share 0 ends the split)
+kscore model list [--name NAME]
+kscore model audit [--name NAME] [--limit 50]`;
 
 const flags = {
   ...connectionFlags,
@@ -25,7 +31,28 @@ const flags = {
   kind: { type: 'string' },
   version: { type: 'string' },
   trees: { type: 'string' },
+  share: { type: 'string' },
+  limit: { type: 'string' },
 } as const;
+
+export class UsageError extends Error {}
+
+/** Who the audit log names for changes made from this CLI. */
+function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
+}
+
+export function storeFor(ctx: CommandContext, redis: ReturnType<typeof connectRedis>): RedisModelStore {
+  return new RedisModelStore(redis, {
+    prefix: ctx.config.redisKeyPrefix,
+    inlineMaxBytes: ctx.config.modelInlineMaxBytes,
+    fileStore: new ModelFileStore(ctx.config.modelStoreDir),
+  });
+}
 
 export async function model(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
@@ -36,30 +63,42 @@ export async function model(argv: string[]): Promise<void> {
   });
   const redis = connectRedis(ctx.config.redisUrl, ctx.log);
   await redis.connect();
-  const store = new RedisModelStore(redis, ctx.config.redisKeyPrefix);
+  const store = storeFor(ctx, redis);
+  const name = ctx.config.modelName;
+  const alias = values.alias ?? ctx.config.modelAlias;
+  const actor = cliActor();
   try {
     switch (sub) {
       case 'register':
-        return print(await register(ctx, store, values));
+        return print(await register(ctx, store, values, actor));
       case 'demo':
-        return print(await demo(ctx, store, values));
+        return print(await demo(ctx, store, values, actor));
       case 'promote': {
         if (values.version === undefined) throw new UsageError('model promote needs --version');
-        const alias = values.alias ?? ctx.config.modelAlias;
-        await store.setAlias(ctx.config.modelName, alias, values.version);
-        return print({ model: ctx.config.modelName, alias, version: values.version });
+        await store.setAlias(name, alias, values.version, actor);
+        return print({ model: name, alias, version: values.version });
+      }
+      case 'rollback':
+        return print({ model: name, alias, version: await store.rollbackAlias(name, alias, actor) });
+      case 'unalias':
+        if (values.alias === undefined) throw new UsageError('model unalias needs --alias');
+        await store.deleteAlias(name, alias, actor);
+        return print({ model: name, removed: alias });
+      case 'split': {
+        const share = Number(values.share);
+        if (values.alias === undefined || !(share >= 0 && share <= 1)) throw new UsageError('model split needs --alias and --share between 0 and 1');
+        await store.setSplit(name, share === 0 ? undefined : { alias, share }, actor);
+        return print({ model: name, split: share === 0 ? null : { alias, share } });
       }
       case 'list': {
         const names = values.name !== undefined ? [values.name] : await store.listModels();
         const out = await Promise.all(
-          names.map(async (n) => ({
-            name: n,
-            aliases: await store.listAliases(n),
-            versions: (await store.listVersions(n)).map(summary),
-          })),
+          names.map(async (n) => ({ name: n, ...(await store.routing(n)), versions: (await store.listVersions(n)).map(summary) })),
         );
         return print(out);
       }
+      case 'audit':
+        return print(await store.audit({ ...(values.name ? { model: values.name } : {}), limit: Number(values.limit ?? 50) }));
       default:
         throw new UsageError(`unknown model command "${sub ?? ''}"\n${modelHelp}`);
     }
@@ -68,45 +107,49 @@ export async function model(argv: string[]): Promise<void> {
   }
 }
 
-async function register(ctx: CommandContext, store: RedisModelStore, values: Record<string, unknown>): Promise<object> {
+async function register(ctx: CommandContext, store: RedisModelStore, values: Record<string, unknown>, actor: string): Promise<object> {
   const file = values['file'];
   if (typeof file !== 'string') throw new UsageError('model register needs --file');
   const bytes = await readFile(file);
-  let features: string[] | undefined;
-  let outputs: OutputMapping | undefined;
-  if (typeof values['features'] === 'string') features = values['features'].split(',').map((s) => s.trim());
   const sidecar = await readFile(`${file}.json`, 'utf8').then(
-    (s) => JSON.parse(s) as { features?: string[]; outputs?: unknown },
+    (s) => JSON.parse(s) as { features?: string[]; outputs?: unknown; metrics?: Record<string, number>; baseline?: NewModelVersion['baseline'] },
     () => undefined,
   );
-  features ??= sidecar?.features;
-  if (isMapping(sidecar?.outputs)) outputs = sidecar.outputs;
-  features ??= readMetadataProps(bytes)['kscore.features']?.split(',');
+  const features =
+    (typeof values['features'] === 'string' ? values['features'].split(',').map((s) => s.trim()) : undefined) ??
+    sidecar?.features ??
+    readMetadataProps(bytes)['kscore.features']?.split(',');
   if (features === undefined) {
     throw new UsageError('no feature list: pass --features, or write MODEL.onnx.json, or set the "kscore.features" metadata');
   }
   const meta = await registerModel(
     store,
     ctx.config.modelName,
-    { bytes, features, ...(outputs ? { outputs } : {}), description: typeof values['description'] === 'string' ? values['description'] : '' },
-    { alias: typeof values['alias'] === 'string' ? values['alias'] : ctx.config.modelAlias },
+    {
+      bytes,
+      features,
+      ...(isMapping(sidecar?.outputs) ? { outputs: sidecar.outputs } : {}),
+      ...(sidecar?.metrics ? { metrics: sidecar.metrics } : {}),
+      ...(sidecar?.baseline ? { baseline: sidecar.baseline } : {}),
+      description: typeof values['description'] === 'string' ? values['description'] : '',
+    },
+    { alias: typeof values['alias'] === 'string' ? values['alias'] : ctx.config.modelAlias, actor },
   );
   return summary(meta);
 }
 
-export async function demo(ctx: CommandContext, store: RedisModelStore, values: Record<string, unknown>): Promise<object> {
+export async function demo(ctx: CommandContext, store: RedisModelStore, values: Record<string, unknown>, actor = cliActor()): Promise<ModelVersionMeta> {
   const kind = (typeof values['kind'] === 'string' ? values['kind'] : 'logistic') as ModelKind;
   if (!['logistic', 'mlp', 'trees', 'regressor'].includes(kind)) throw new UsageError(`unknown --kind ${kind}`);
   const nFeatures = typeof values['features'] === 'string' ? Number(values['features']) : 32;
   const nTrees = typeof values['trees'] === 'string' ? Number(values['trees']) : 100;
   const built = buildModel(kind, { nFeatures, nTrees, depth: 6 });
-  const meta = await registerModel(
+  return registerModel(
     store,
     ctx.config.modelName,
     { bytes: Buffer.from(built.bytes), features: built.features, description: `demo ${kind} model on ${nFeatures} features` },
-    { alias: typeof values['alias'] === 'string' ? values['alias'] : ctx.config.modelAlias },
+    { alias: typeof values['alias'] === 'string' ? values['alias'] : ctx.config.modelAlias, actor },
   );
-  return summary(meta);
 }
 
 function isMapping(v: unknown): v is OutputMapping {
@@ -114,11 +157,20 @@ function isMapping(v: unknown): v is OutputMapping {
 }
 
 function summary(m: ModelVersionMeta): object {
-  return { name: m.name, version: m.version, sha256: m.sha256, size: m.size, features: m.features.length, outputs: m.outputs, createdAt: m.createdAt, description: m.description };
+  return {
+    name: m.name,
+    version: m.version,
+    sha256: m.sha256,
+    size: m.size,
+    features: m.features.length,
+    outputs: m.outputs,
+    storage: m.storage.kind,
+    createdAt: m.createdAt,
+    createdBy: m.createdBy,
+    description: m.description,
+  };
 }
 
 function print(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
 }
-
-export class UsageError extends Error {}
