@@ -12,10 +12,12 @@ export function keyBucket(key: Uint8Array | null): number {
     h ^= key[i]!;
     h = Math.imul(h, 0x01000193);
   }
-  // Final avalanche so that keys differing only in their last byte spread over buckets.
+  // MurmurHash3's finaliser: keys differing only in their last byte spread over all buckets.
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return (h >>> 0) % BUCKETS;
 }
 
