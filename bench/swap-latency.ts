@@ -1,0 +1,163 @@
+/**
+ * p99 end-to-end latency while model versions are being swapped, against steady state, in one run.
+ *
+ *   scripts/stack up && npm run bench:swap
+ *
+ * A `kscore serve` process scores a stream at a fixed rate. A separate consumer reads the
+ * predictions and takes, for each, the time from the event's timestamp (set by the producer) to
+ * the prediction's arrival. After a steady phase, the production alias flips between two versions
+ * every few seconds; predictions of events produced within one second after a flip count as
+ * "during a swap". Writes docs/bench-swap.{json,md}.
+ */
+import { randomUUID } from 'node:crypto';
+import { Partitioners } from 'kafkajs';
+import { loadConfig } from '../src/config/index.js';
+import { ensureTopics } from '../src/kafka/client.js';
+import { logistic, mlp } from '../src/modelgen/models.js';
+import { LoadGenerator } from '../src/producer/load-generator.js';
+import { confluentSchemaSource } from '../src/codec/index.js';
+import { RedisModelStore, registerModel } from '../src/registry/index.js';
+import { connectRedis } from '../src/service/service.js';
+import { createKafka } from '../src/kafka/client.js';
+import { pino } from 'pino';
+import { spawn } from 'node:child_process';
+import { ms, provenance, repo, summarize, writeReport } from './lib.js';
+
+const RATE = Number(process.env['BENCH_RATE'] ?? 1000);
+const STEADY_S = 15;
+const SWAPS = 6;
+const SWAP_EVERY_S = 3;
+const SWAP_WINDOW_MS = 1000;
+
+async function main(): Promise<void> {
+  const id = randomUUID().slice(0, 8);
+  const log = pino({ level: 'warn' });
+  const config = loadConfig(process.env, {
+    featuresTopic: `bench-swap-${id}`,
+    predictionsTopic: `bench-swap-${id}.out`,
+    deadLetterTopic: `bench-swap-${id}.dlq`,
+    groupId: `bench-swap-${id}`,
+    modelName: `bench-swap-${id}`,
+    httpPort: 0,
+    topicPartitions: 3,
+    logLevel: 'warn',
+  });
+  const redis = connectRedis(config.redisUrl, log);
+  await redis.connect();
+  const store = new RedisModelStore(redis, config.redisKeyPrefix);
+  // Two different models of the same features, so each swap really loads a new graph.
+  const a = logistic(32, 1);
+  const b = mlp(32, 64, 2);
+  await registerModel(store, config.modelName, { bytes: Buffer.from(a.bytes), features: a.features }, { alias: 'production' });
+  await registerModel(store, config.modelName, { bytes: Buffer.from(b.bytes), features: b.features });
+
+  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'bench', logger: log });
+  await ensureTopics(kafka, [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic], 3);
+
+  const env: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KSCORE_')) as [string, string][]),
+    KAFKA_BROKERS: config.kafkaBrokers.join(','),
+    REDIS_URL: config.redisUrl,
+    SCHEMA_REGISTRY_URL: config.schemaRegistryUrl,
+    KSCORE_FEATURES_TOPIC: config.featuresTopic,
+    KSCORE_PREDICTIONS_TOPIC: config.predictionsTopic,
+    KSCORE_DEAD_LETTER_TOPIC: config.deadLetterTopic,
+    KSCORE_GROUP_ID: config.groupId,
+    KSCORE_MODEL_NAME: config.modelName,
+    KSCORE_HTTP_PORT: '0',
+    KSCORE_LOG_LEVEL: 'warn',
+  };
+  const service = spawn(process.execPath, [`${repo}/bin/kscore.js`, 'serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+
+  // The latency probe: a separate consumer of the predictions.
+  const latencies: { produced: number; latency: number }[] = [];
+  const reader = kafka.consumer({ groupId: `bench-reader-${id}`, maxWaitTimeInMs: 20 });
+  await reader.connect();
+  await reader.subscribe({ topic: config.predictionsTopic, fromBeginning: true });
+  await reader.run({
+    eachBatch: async ({ batch }) => {
+      const now = Date.now();
+      for (const m of batch.messages) {
+        const produced = Number(m.headers?.['bench-produced']?.toString() ?? m.timestamp);
+        latencies.push({ produced, latency: now - produced });
+      }
+    },
+  });
+
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const gen = new LoadGenerator(producer, confluentSchemaSource(config.schemaRegistryUrl), {
+    topic: config.featuresTopic,
+    rate: RATE,
+    durationMs: (STEADY_S + SWAPS * SWAP_EVERY_S + 2) * 1000,
+    format: 'json',
+    features: a.features,
+    maxBatch: 20,
+  });
+  const start = Date.now();
+  const producing = gen.run();
+
+  const swaps: number[] = [];
+  await sleep(STEADY_S * 1000);
+  for (let i = 0; i < SWAPS; i++) {
+    swaps.push(Date.now());
+    await store.setAlias(config.modelName, 'production', i % 2 === 0 ? '2' : '1', 'bench');
+    await sleep(SWAP_EVERY_S * 1000);
+  }
+  const { sent } = await producing;
+  const deadline = Date.now() + 30_000;
+  while (latencies.length < sent && Date.now() < deadline) await sleep(100);
+
+  // Steady: after a 3 s warm-up, before the first swap. During: within the window after each swap.
+  const steady = latencies.filter((l) => l.produced >= start + 3000 && l.produced < swaps[0]!).map((l) => l.latency);
+  const during = latencies.filter((l) => swaps.some((t) => l.produced >= t && l.produced < t + SWAP_WINDOW_MS)).map((l) => l.latency);
+  const s = summarize(steady);
+  const d = summarize(during);
+  const result = {
+    ...provenance(),
+    rate: RATE,
+    sent,
+    received: latencies.length,
+    swaps: SWAPS,
+    models: ['logistic 32 features', 'MLP 32-64-1'],
+    steady: s,
+    duringSwap: d,
+    p99Ratio: d.p99 / s.p99,
+  };
+  const md = `# Latency during a model swap
+
+Command: \`scripts/stack up && npm run bench:swap\` (${result.date}, commit ${result.commit}, ${result.cores} × ${result.cpus}, ${result.memoryGiB} GiB, Node ${result.node}).
+
+One \`kscore serve\` process, ${RATE} JSON events/s on 3 partitions; the production alias flips between a
+logistic regression and an MLP (32 features) ${SWAPS} times, every ${SWAP_EVERY_S} s. End-to-end latency is
+measured by a separate consumer of the predictions: arrival time minus the event's produce time.
+"During a swap" counts events produced within ${SWAP_WINDOW_MS} ms after a promotion.
+
+| phase | events | p50 ms | p99 ms | p99.9 ms | max ms |
+| --- | ---: | ---: | ---: | ---: | ---: |
+| steady state | ${s.n} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.p999)} | ${ms(s.max)} |
+| during a swap | ${d.n} | ${ms(d.p50)} | ${ms(d.p99)} | ${ms(d.p999)} | ${ms(d.max)} |
+
+p99 during a swap / p99 steady: **${result.p99Ratio.toFixed(2)}**. ${sent} events sent, ${latencies.length} predictions received.
+`;
+  writeReport('bench-swap', result, md);
+  process.stdout.write(md);
+
+  service.kill('SIGTERM');
+  await new Promise((r) => service.once('exit', r));
+  await Promise.all([reader.disconnect(), producer.disconnect()]);
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic] }).catch(() => undefined);
+  await admin.disconnect();
+  await redis.quit();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
