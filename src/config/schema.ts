@@ -47,6 +47,8 @@ export const configSchema = z.object({
     .transform((s, ctx) => parseTokens(s, ctx))
     .describe("Admin API bearer tokens, comma-separated `owner:role:token` with role `read` or `admin`; none: the API refuses every call."),
   modelRefreshMs: positiveInt.default(5000).describe("How often the alias is re-read from Redis to catch a promotion, in ms."),
+  lagIntervalMs: positiveInt.default(5000).describe("How often consumer lag is read from Kafka for the lag gauge, in ms."),
+  driftWindow: positiveInt.default(10000).describe("Events in the sliding window over which input drift (PSI) is computed."),
   maxBatchSize: positiveInt.max(65536).default(512).describe("Most events scored in one onnxruntime call."),
   maxWaitMs: nonNegativeInt.max(10000).default(5).describe("Most time an event waits for its micro-batch to fill, in ms."),
   partitionsConcurrently: positiveInt.max(256).default(8).describe("Partitions whose fetched batches are handled at once (and may share a micro-batch)."),
@@ -108,6 +110,8 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   maxUploadBytes: 'KSCORE_MAX_UPLOAD_BYTES',
   apiTokens: 'KSCORE_API_TOKENS',
   modelRefreshMs: 'KSCORE_MODEL_REFRESH_MS',
+  lagIntervalMs: 'KSCORE_LAG_INTERVAL_MS',
+  driftWindow: 'KSCORE_DRIFT_WINDOW',
   maxBatchSize: 'KSCORE_MAX_BATCH_SIZE',
   maxWaitMs: 'KSCORE_MAX_WAIT_MS',
   partitionsConcurrently: 'KSCORE_PARTITIONS_CONCURRENTLY',

@@ -208,7 +208,11 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       security,
       body: { type: 'object', required: ['alias', 'share'], properties: { alias: name, share: { type: 'number', minimum: 0, maximum: 1 } } },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
+    const { aliases } = await store.routing(req.params.name);
+    if (aliases[req.body.alias] === undefined) {
+      return reply.code(404).send({ error: 'ALIAS_UNKNOWN', message: `model ${req.params.name} has no alias ${req.body.alias}; set it first` });
+    }
     await store.setSplit(req.params.name, { alias: req.body.alias, share: req.body.share }, req.actor ?? 'unknown');
     return { model: req.params.name, ...req.body };
   });

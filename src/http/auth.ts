@@ -30,7 +30,8 @@ export function bearerAuth(tokens: readonly ApiToken[]) {
     const needed = req.routeOptions.config.role;
     if (needed === undefined) return;
     const header = req.headers.authorization;
-    const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    // The scheme name is case-insensitive (RFC 7235).
+    const given = /^bearer\s+(.+)$/i.exec(header ?? '')?.[1]?.trim();
     if (given === undefined || given.length === 0) {
       await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'UNAUTHENTICATED', message: 'a bearer token is required' });
       return;

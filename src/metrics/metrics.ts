@@ -3,6 +3,8 @@ import type { PoisonReason } from '../errors.js';
 import type { PipelineObserver } from '../pipeline/types.js';
 import type { ModelManagerEvents, ServingPlan } from '../scoring/model-manager.js';
 import type { LiveModel } from '../scoring/types.js';
+import { DriftWindow } from './drift.js';
+import type { PartitionLag } from './lag.js';
 
 /**
  * The service's Prometheus metrics. It only listens: the pipeline and the model manager report
@@ -21,9 +23,44 @@ export class ServiceMetrics {
   private readonly canaryShare: Gauge<'model' | 'alias'>;
   private readonly shadowComparisons: Counter<'outcome'>;
   private readonly shadowDiff: Histogram;
+  private readonly endToEnd: Histogram;
+  private readonly scored: Counter<'model' | 'version'>;
+  private readonly lag: Gauge<'topic' | 'partition'>;
+  private readonly drift = new Map<LiveModel, DriftWindow>();
 
-  constructor() {
+  constructor(private readonly driftWindowEvents = 10_000) {
     const registers = [this.registry];
+    this.endToEnd = new Histogram({
+      name: 'kscore_end_to_end_seconds',
+      help: "From an event's timestamp to its prediction's acknowledgement by the broker, in seconds",
+      buckets: [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.scored = new Counter({
+      name: 'kscore_events_scored_total',
+      help: 'Events scored, by model version (primary, canary and shadow)',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.lag = new Gauge({
+      name: 'kscore_consumer_lag',
+      help: "Log-end offset minus the consumer group's committed offset, per partition",
+      labelNames: ['topic', 'partition'],
+      registers,
+    });
+    const drift = this.drift;
+    new Gauge({
+      name: 'kscore_feature_drift_psi',
+      help: 'Population stability index of recent inputs against the training baseline of the live version, per feature',
+      labelNames: ['model', 'version', 'feature'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [live, window] of drift) {
+          for (const [feature, value] of window.values()) this.set({ model: live.name, version: live.version, feature }, value);
+        }
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: 'kscore_process_' });
     this.eventsIn = new Counter({ name: 'kscore_events_in_total', help: 'Feature events read', labelNames: ['topic'], registers });
     this.predictions = new Counter({ name: 'kscore_predictions_total', help: 'Predictions published and acknowledged', registers });
@@ -80,9 +117,22 @@ export class ServiceMetrics {
 
   readonly pipeline: PipelineObserver = {
     batchReceived: (topic, _partition, events) => this.eventsIn.inc({ topic }, events),
-    batchScored: (rows, seconds) => {
+    batchScored: (rows, seconds, model, version) => {
       this.batchSize.observe(rows);
       this.scoringSeconds.observe(seconds);
+      this.scored.inc({ model, version }, rows);
+    },
+    rowsScored: (live, input, rows) => {
+      if (live.baseline === undefined) return;
+      let window = this.drift.get(live);
+      if (window === undefined) {
+        window = new DriftWindow(live.scorer.spec.features, live.baseline, this.driftWindowEvents);
+        this.drift.set(live, window);
+      }
+      window.add(input, rows, live.scorer.spec.features.length);
+    },
+    predictionsAcknowledged: (timestamps, at) => {
+      for (let i = 0; i < timestamps.length; i++) this.endToEnd.observe((at - timestamps[i]!) / 1000);
     },
     predictionsPublished: (count) => this.predictions.inc(count),
     deadLettered: (reason: PoisonReason, count) => this.deadLetters.inc({ reason }, count),
@@ -96,6 +146,10 @@ export class ServiceMetrics {
   readonly models: ModelManagerEvents = {
     swapped: (_from: LiveModel | undefined, to: LiveModel) => this.swaps.inc({ model: to.name }),
     planChanged: (plan: ServingPlan, roles) => {
+      const live = new Set<LiveModel>([plan.primary]);
+      if (plan.canary) live.add(plan.canary.model);
+      if (plan.shadow) live.add(plan.shadow);
+      for (const m of this.drift.keys()) if (!live.has(m)) this.drift.delete(m);
       this.modelInfo.reset();
       this.canaryShare.reset();
       const { primary, canary, shadow } = plan;
@@ -110,4 +164,8 @@ export class ServiceMetrics {
     },
     loadFailed: (name) => this.loadFailures.inc({ model: name }),
   };
+
+  setLag(lags: readonly PartitionLag[]): void {
+    for (const l of lags) this.lag.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
+  }
 }

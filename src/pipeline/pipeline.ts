@@ -23,6 +23,8 @@ export interface PipelineOptions {
 interface ScoredOutputs {
   outputs: OutputMessage[];
   predictions: number;
+  /** Produce timestamps of the scored events, `predictions` of them. */
+  timestamps: Float64Array;
   oldestTimestampMs: number;
   deadLetters: PoisonReason[] | undefined;
 }
@@ -68,7 +70,10 @@ export class ScoringPipeline {
       this.dropUnusedSlots(plan);
     }
     await this.sink.send(result.outputs);
-    if (result.predictions > 0) this.observer.predictionsPublished?.(result.predictions, result.oldestTimestampMs);
+    if (result.predictions > 0) {
+      this.observer.predictionsPublished?.(result.predictions, result.oldestTimestampMs);
+      this.observer.predictionsAcknowledged?.(result.timestamps.subarray(0, result.predictions), Date.now());
+    }
     for (const reason of result.deadLetters ?? []) this.observer.deadLettered?.(reason, 1);
   }
 
@@ -131,6 +136,7 @@ export class ScoringPipeline {
     const outputs: OutputMessage[] = [];
     let oldest = Number.POSITIVE_INFINITY;
     let predictions = 0;
+    const timestamps = new Float64Array(n);
     let deadLetters: PoisonReason[] | undefined;
     let agree = 0;
     let disagree = 0;
@@ -162,8 +168,8 @@ export class ScoringPipeline {
         value: this.encoder.encode(record),
         headers: { [HEADERS.model]: live.name, [HEADERS.version]: live.version, ...coordinates },
       });
-      predictions++;
       const ts = Number(m.timestamp);
+      timestamps[predictions++] = ts;
       if (ts < oldest) oldest = ts;
 
       const shadowRow = shadowRowOf?.[i] ?? -1;
@@ -183,7 +189,7 @@ export class ScoringPipeline {
       }
     }
     if (shadow !== undefined) this.observer.shadowCompared?.(agree, disagree, diffs ?? []);
-    return { outputs, predictions, oldestTimestampMs: oldest, deadLetters };
+    return { outputs, predictions, timestamps, oldestTimestampMs: oldest, deadLetters };
   }
 
   private slot(live: LiveModel): ModelSlot {

@@ -23,6 +23,7 @@ export class ModelSlot {
         const t0 = process.hrtime.bigint();
         const batch = await live.scorer.score(input, rows);
         observer.batchScored?.(rows, Number(process.hrtime.bigint() - t0) / 1e9, live.name, live.version);
+        observer.rowsScored?.(live, input, rows);
         return batch;
       },
     );

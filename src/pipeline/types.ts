@@ -1,4 +1,5 @@
 import type { PoisonReason } from '../errors.js';
+import type { LiveModel } from '../scoring/types.js';
 
 /** A record read from Kafka (or any bounded source), as the pipeline needs it. */
 export interface SourceMessage {
@@ -35,6 +36,10 @@ export interface PipelineObserver {
   batchScored?(rows: number, seconds: number, model: string, version: string): void;
   predictionsPublished?(count: number, oldestEventTimestampMs: number): void;
   deadLettered?(reason: PoisonReason, count: number): void;
+  /** The rows of one scoring call (row-major, `rows` × features), for input statistics such as drift. */
+  rowsScored?(model: LiveModel, input: Float32Array, rows: number): void;
+  /** Produce timestamps (ms) of the events whose predictions the broker acknowledged at `acknowledgedAtMs`. */
+  predictionsAcknowledged?(eventTimestampsMs: Float64Array, acknowledgedAtMs: number): void;
   /** Shadow scoring of one batch: how many agreed with the primary, and the score differences. */
   shadowCompared?(agree: number, disagree: number, scoreDiffs: readonly number[]): void;
 }

@@ -1,18 +1,11 @@
-import type { OutputMapping } from '../scoring/types.js';
+import type { FeatureBaseline, OutputMapping } from '../scoring/types.js';
+
+export type { FeatureBaseline };
 
 /** One input feature of a model. Every feature is read as a number into a float32 column. */
 export interface FeatureSpec {
   readonly name: string;
   readonly type: 'float32';
-}
-
-/** Statistics of one feature in the training data, kept for drift monitoring. */
-export interface FeatureBaseline {
-  readonly mean?: number;
-  readonly std?: number;
-  /** Bin edges (ascending) and the share of training rows in each bin (edges.length + 1 shares). */
-  readonly edges?: readonly number[];
-  readonly shares?: readonly number[];
 }
 
 /** Where a version's bytes are: inline in Redis, or in the file store (path relative to it). */

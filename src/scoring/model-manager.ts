@@ -70,6 +70,7 @@ export class ModelManager implements ModelProvider {
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private again = false;
+  private closed = false;
   private readyWaiters: ((m: LiveModel) => void)[] = [];
   private readonly roles: ModelRoles;
 
@@ -144,8 +145,11 @@ export class ModelManager implements ModelProvider {
     this.timer = undefined;
   }
 
-  /** Releases every loaded version (at shutdown, after the last batch). */
+  /** Releases every loaded version (at shutdown, after the last batch); no refresh runs after it. */
   async releaseAll(): Promise<void> {
+    // A refresh still loading a version sees `closed` when it finishes, releases what it loaded
+    // and publishes nothing; shutdown does not wait for it.
+    this.closed = true;
     this.stop();
     const all = [...this.loaded.values()];
     this.loaded.clear();
@@ -155,6 +159,7 @@ export class ModelManager implements ModelProvider {
 
   /** Runs one refresh at a time; a request during a run makes one more run after it. */
   refresh(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     if (this.refreshing !== undefined) {
       this.again = true;
       return this.refreshing;
@@ -163,7 +168,7 @@ export class ModelManager implements ModelProvider {
       do {
         this.again = false;
         await this.doRefresh();
-      } while (this.again);
+      } while (this.again && !this.closed);
     })().finally(() => {
       this.refreshing = undefined;
     });
@@ -187,7 +192,7 @@ export class ModelManager implements ModelProvider {
       return;
     }
     const old = this.plan;
-    const primary = (await this.ensure(primaryVersion)) ?? old?.primary;
+    const primary = (await this.ensure(primaryVersion, 'primary')) ?? old?.primary;
     if (primary === undefined) return;
     if (primary.version === primaryVersion) {
       this.failed.delete(primaryVersion);
@@ -198,12 +203,14 @@ export class ModelManager implements ModelProvider {
     const split = routing.split;
     const canaryVersion = split !== undefined && split.share > 0 ? routing.aliases[split.alias] : undefined;
     if (split !== undefined && canaryVersion !== undefined && canaryVersion !== primary.version) {
-      const model = await this.ensure(canaryVersion);
+      const model = await this.ensure(canaryVersion, 'canary');
       if (model !== undefined) canary = { model, alias: split.alias, share: Math.min(1, split.share) };
     }
     let shadow: LiveModel | undefined;
     const shadowVersion = shadowAlias === undefined ? undefined : routing.aliases[shadowAlias];
-    if (shadowVersion !== undefined) shadow = await this.ensure(shadowVersion);
+    // A shadow of the primary version itself would only score every event twice.
+    if (shadowVersion !== undefined && shadowVersion !== primary.version) shadow = await this.ensure(shadowVersion, 'shadow');
+    if (this.closed) return;
 
     const next: ServingPlan = { primary, ...(canary ? { canary } : {}), ...(shadow ? { shadow } : {}) };
     if (old !== undefined && samePlan(old, next)) return;
@@ -230,7 +237,7 @@ export class ModelManager implements ModelProvider {
   }
 
   /** The loaded model of `version`, loading it if needed; undefined when it cannot load. */
-  private async ensure(version: string): Promise<LiveModel | undefined> {
+  private async ensure(version: string, role: 'primary' | 'canary' | 'shadow'): Promise<LiveModel | undefined> {
     const have = this.loaded.get(version);
     if (have !== undefined) {
       have.retired = false;
@@ -243,7 +250,12 @@ export class ModelManager implements ModelProvider {
         throw new ModelError('MODEL_VERSION_UNKNOWN', `the routing names version ${version}, which does not exist`);
       }
       const scorer = await this.load(artifact);
-      const live: LiveModel = { name: this.name, version, scorer };
+      if (this.closed) {
+        // Shut down while this version was loading: it never serves.
+        await scorer.release().catch(() => undefined);
+        return undefined;
+      }
+      const live: LiveModel = { name: this.name, version, scorer, ...(artifact.meta.baseline ? { baseline: artifact.meta.baseline } : {}) };
       this.loaded.set(version, { live, leases: 0, retired: false });
       return live;
     } catch (err) {
@@ -251,8 +263,11 @@ export class ModelManager implements ModelProvider {
       const reason = `version ${version} of ${this.name} cannot serve: ${errorMessage(err)}`;
       if (!retryable) this.failed.set(version, reason);
       this.log.error({ model: this.name, version, err: errorMessage(err) }, 'model load failed');
-      const serving = this.plan?.primary;
-      this.state = serving === undefined ? { status: 'failed', reason } : { status: 'failed', reason, model: serving };
+      // Only the primary decides the state: a failed canary or shadow leaves the primary serving.
+      if (role === 'primary') {
+        const serving = this.plan?.primary;
+        this.state = serving === undefined ? { status: 'failed', reason } : { status: 'failed', reason, model: serving };
+      }
       this.events.loadFailed?.(this.name, version, err);
       return undefined;
     }

@@ -37,9 +37,20 @@ export interface Scorer {
   release(): Promise<void>;
 }
 
+/** Statistics of one feature in the training data, kept for drift monitoring. */
+export interface FeatureBaseline {
+  readonly mean?: number;
+  readonly std?: number;
+  /** Bin edges (ascending) and the share of training rows in each bin (edges.length + 1 shares). */
+  readonly edges?: readonly number[];
+  readonly shares?: readonly number[];
+}
+
 /** A scorer together with the registry identity it came from. */
 export interface LiveModel {
   readonly name: string;
   readonly version: string;
   readonly scorer: Scorer;
+  /** Training-data statistics per feature, when the version was registered with them. */
+  readonly baseline?: Readonly<Record<string, FeatureBaseline>>;
 }

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { confluentSchemaSource, eventDecoderFor, predictionEncoderFor } from '../codec/index.js';
 import type { Config } from '../config/index.js';
@@ -8,6 +8,7 @@ import { OnlineConsumer } from '../consumer/online-consumer.js';
 import { errorMessage } from '../errors.js';
 import { buildHttpServer, type Readiness } from '../http/server.js';
 import { createKafka, ensureTopics } from '../kafka/client.js';
+import { LagMonitor } from '../metrics/lag.js';
 import { ServiceMetrics } from '../metrics/metrics.js';
 import { ScoringPipeline } from '../pipeline/pipeline.js';
 import { KafkaSink } from '../producer/kafka-sink.js';
@@ -24,6 +25,8 @@ interface ServiceDeps {
   subscriber: Redis;
   store: RedisModelStore;
   kafka: Kafka;
+  admin: Admin;
+  lag: LagMonitor;
   sink: KafkaSink;
   models: ModelManager;
   pipeline: ScoringPipeline;
@@ -55,8 +58,9 @@ export class ScoringService {
     const subscriber = connectRedis(config.redisUrl, log);
     const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logger: log });
     let sink: KafkaSink | undefined;
+    const admin = kafka.admin();
     try {
-      await Promise.all([redis.connect(), subscriber.connect()]);
+      await Promise.all([redis.connect(), subscriber.connect(), admin.connect()]);
       const shadowTopic = config.shadowTopic ?? `${config.predictionsTopic}.shadow`;
       if (config.createTopics) {
         const topics = [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic];
@@ -67,7 +71,8 @@ export class ScoringService {
       const decoder = eventDecoderFor(config.inputFormat, schemas);
       const encoder = await predictionEncoderFor(config, schemas);
       sink = await KafkaSink.connect(kafka);
-      const metrics = new ServiceMetrics();
+      const metrics = new ServiceMetrics(config.driftWindow);
+      const lag = new LagMonitor(admin, config.groupId, config.featuresTopic, (l) => metrics.setLag(l), log.child({ component: 'lag' }));
       const store = new RedisModelStore(redis, {
         prefix: config.redisKeyPrefix,
         inlineMaxBytes: config.modelInlineMaxBytes,
@@ -102,10 +107,11 @@ export class ScoringService {
         logger: log,
         admin: { store, tokens: config.apiTokens, maxUploadBytes: config.maxUploadBytes },
       });
-      service = new ScoringService({ config, log, redis, subscriber, store, kafka, sink, models, pipeline, consumer, metrics, http });
+      service = new ScoringService({ config, log, redis, subscriber, store, kafka, admin, lag, sink, models, pipeline, consumer, metrics, http });
       return service;
     } catch (err) {
       await sink?.close().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
       redis.disconnect();
       subscriber.disconnect();
       throw err;
@@ -123,10 +129,11 @@ export class ScoringService {
 
   /** Serves HTTP at once; consumes as soon as a model is loaded (until then /readyz says why not). */
   async start(): Promise<{ httpUrl: string }> {
-    const { config, http, models, consumer, pipeline, log, subscriber, store } = this.deps;
+    const { config, http, models, consumer, pipeline, log, subscriber, store, lag } = this.deps;
     const address = await http.listen({ host: config.httpHost, port: config.httpPort });
     this.state = 'running';
     await models.start(config.modelRefreshMs, { subscriber, channel: store.eventsChannel });
+    await lag.start(config.lagIntervalMs);
     if (models.current() === undefined) log.warn({ reason: reasonOf(models) }, 'waiting for a model');
     void models.ready().then(async (m) => {
       if (this.state !== 'running') return;
@@ -167,7 +174,7 @@ export class ScoringService {
   }
 
   private async doClose(): Promise<void> {
-    const { config, log, models, consumer, sink, redis, subscriber, http, pipeline } = this.deps;
+    const { config, log, models, consumer, sink, redis, subscriber, http, pipeline, lag, admin } = this.deps;
     this.state = 'draining';
     const step = async (name: string, fn: () => Promise<unknown> | unknown): Promise<void> => {
       try {
@@ -178,9 +185,11 @@ export class ScoringService {
     };
     const ordered = async (): Promise<void> => {
       models.stop();
+      lag.stop();
       await step('consumer', () => consumer.stop());
       await step('pipeline', () => pipeline.drained());
       await step('producer', () => sink.close());
+      await step('admin', () => admin.disconnect());
       await step('models', () => models.releaseAll());
       await step('redis', () => Promise.all([redis.quit(), subscriber.quit()]));
       await step('http', () => http.close());

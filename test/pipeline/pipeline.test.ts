@@ -1,9 +1,13 @@
+import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { jsonDecoder, jsonPredictionEncoder } from '../../src/codec/json.js';
 import type { EventDecoder } from '../../src/codec/types.js';
 import { TransientError } from '../../src/errors.js';
 import { ScoringPipeline, type PipelineOptions } from '../../src/pipeline/pipeline.js';
 import { HEADERS, type OutputMessage, type PartitionBatch, type PipelineObserver, type Sink, type SourceMessage } from '../../src/pipeline/types.js';
+import type { ModelArtifact, ModelSource, Routing } from '../../src/registry/types.js';
+import { ModelManager, fixedModel, type ModelProvider, type ServingPlan } from '../../src/scoring/model-manager.js';
+import { inShare } from '../../src/scoring/routing.js';
 import type { LiveModel, ScoredBatch, Scorer } from '../../src/scoring/types.js';
 
 const OPTIONS: PipelineOptions = {
@@ -33,18 +37,45 @@ function observe<T>(p: Promise<T>) {
   return s;
 }
 
-/** A scorer of features ['a', 'b'] answering score = a + 10*b; with `gate`, each call waits for it. */
-function fakeScorer(gate?: () => Promise<void>) {
+interface FakeScorerOptions {
+  /** Feature names (default ['a', 'b']). */
+  features?: string[];
+  /** Score of one row, given its feature values (default a + 10*b). */
+  score?: (row: Float32Array) => number;
+  /** When set, the scorer also answers a label per row. */
+  label?: (row: Float32Array) => number;
+  /** When set, each call waits for it. */
+  gate?: () => Promise<void>;
+  /** When set, each call rejects with it. */
+  error?: Error;
+}
+
+/** A scorer of features ['a', 'b'] answering score = a + 10*b by default. */
+function fakeScorer(options: FakeScorerOptions = {}) {
+  const features = options.features ?? ['a', 'b'];
+  const scoreOfRow = options.score ?? ((r: Float32Array) => r[0]! + 10 * r[1]!);
+  const w = features.length;
   const calls: number[] = [];
   let released = 0;
   const scorer: Scorer = {
-    spec: { features: ['a', 'b'], inputName: 'input', outputs: { score: 's' } },
+    spec: {
+      features,
+      inputName: 'input',
+      inputShape: ['N', w],
+      outputs: options.label === undefined ? { score: 's' } : { score: 's', label: 'l' },
+    },
     async score(input: Float32Array, rows: number): Promise<ScoredBatch> {
       calls.push(rows);
       const score = new Float32Array(rows);
-      for (let r = 0; r < rows; r++) score[r] = input[r * 2]! + 10 * input[r * 2 + 1]!;
-      if (gate !== undefined) await gate();
-      return { rows, score, classes: 0 };
+      const label = options.label === undefined ? undefined : new Int32Array(rows);
+      for (let r = 0; r < rows; r++) {
+        const row = input.subarray(r * w, (r + 1) * w);
+        score[r] = scoreOfRow(row);
+        if (label !== undefined) label[r] = options.label!(row);
+      }
+      if (options.gate !== undefined) await options.gate();
+      if (options.error !== undefined) throw options.error;
+      return { rows, score, classes: 0, ...(label === undefined ? {} : { label }) };
     },
     release() {
       released++;
@@ -52,6 +83,45 @@ function fakeScorer(gate?: () => Promise<void>) {
     },
   };
   return { scorer, calls, released: () => released };
+}
+
+function liveOf(version: string, scorer: Scorer, name = 'demo'): LiveModel {
+  return { name, version, scorer };
+}
+
+/**
+ * A provider serving whatever plan the test sets. It checks that each release() pairs with an
+ * acquire(): `held` lists the plans acquired and not yet released.
+ */
+function fakeProvider(initial: ServingPlan | undefined) {
+  let plan = initial;
+  const held: ServingPlan[] = [];
+  const acquired: ServingPlan[] = [];
+  const released: ServingPlan[] = [];
+  const provider: ModelProvider = {
+    acquire() {
+      if (plan !== undefined) {
+        held.push(plan);
+        acquired.push(plan);
+      }
+      return plan;
+    },
+    release(p) {
+      const i = held.indexOf(p);
+      if (i < 0) throw new Error('released a plan that was not acquired');
+      held.splice(i, 1);
+      released.push(p);
+    },
+  };
+  return {
+    provider,
+    held,
+    acquired,
+    released,
+    setPlan: (next: ServingPlan | undefined) => {
+      plan = next;
+    },
+  };
 }
 
 function fakeSink(manual = false) {
@@ -69,9 +139,9 @@ function fakeSink(manual = false) {
   return { sink, sends, pending };
 }
 
-function msg(offset: number, value: object | string | null, headers?: SourceMessage['headers']): SourceMessage {
+function msg(offset: number, value: object | string | null, headers?: SourceMessage['headers'], key: Buffer | null = Buffer.from(`key-${offset}`)): SourceMessage {
   return {
-    key: Buffer.from(`key-${offset}`),
+    key,
     value: value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
     offset: String(offset),
     timestamp: String(1_700_000_000_000 + offset),
@@ -90,21 +160,50 @@ function goodMessages(from: number, n: number): SourceMessage[] {
 
 function setup(options: Partial<PipelineOptions> = {}, observer: PipelineObserver = {}, sinkManual = false) {
   const model = fakeScorer();
-  let live: LiveModel | undefined = { name: 'demo', version: '1', scorer: model.scorer };
-  const manager = { current: () => live };
+  const live = liveOf('1', model.scorer);
+  const models = fakeProvider({ primary: live });
   const sink = fakeSink(sinkManual);
-  const pipeline = new ScoringPipeline(manager, jsonDecoder, jsonPredictionEncoder, sink.sink, { ...OPTIONS, ...options }, observer);
+  const pipeline = new ScoringPipeline(models.provider, jsonDecoder, jsonPredictionEncoder, sink.sink, { ...OPTIONS, ...options }, observer);
   return {
     pipeline,
     model,
+    live,
+    models,
     sink,
-    setLive: (next: LiveModel | undefined) => {
-      live = next;
-    },
+    setLive: (next: LiveModel | undefined) => models.setPlan(next === undefined ? undefined : { primary: next }),
+    setPlan: models.setPlan,
   };
 }
 
+/** A registry with versions 1..9 whose production alias the test moves; versions load as `scorers` says. */
+function managed(scorers: Record<string, Scorer>) {
+  const aliases: Record<string, string> = { production: '1' };
+  const source: ModelSource = {
+    routing: (): Promise<Routing> => Promise.resolve({ aliases: { ...aliases } }),
+    getVersion: (name, version): Promise<ModelArtifact | undefined> =>
+      Promise.resolve({
+        meta: {
+          name,
+          version,
+          sha256: `sha-${version}`,
+          size: 1,
+          createdAt: '2024-01-01T00:00:00.000Z',
+          createdBy: 'test',
+          description: '',
+          features: ['a', 'b'],
+          inputSchema: { name: 'input', shape: ['N', 2], features: [{ name: 'a', type: 'float32' }, { name: 'b', type: 'float32' }] },
+          outputs: { score: 's' },
+          storage: { kind: 'inline' },
+        },
+        bytes: Buffer.from(version),
+      }),
+  };
+  const manager = new ModelManager(source, 'demo', 'production', (a) => Promise.resolve(scorers[a.meta.version]!), pino({ level: 'silent' }));
+  return { manager, aliases };
+}
+
 const scoreOf = (o: OutputMessage) => (JSON.parse(String(o.value)) as { score: number }).score;
+const versionsOf = (out: readonly OutputMessage[]) => out.map((o) => o.headers[HEADERS.version]);
 
 describe('ScoringPipeline', () => {
   it('gives one output per message, in order: predictions and dead letters', async () => {
@@ -221,10 +320,11 @@ describe('ScoringPipeline', () => {
 
   it('does nothing for an empty batch', async () => {
     const observer = { batchReceived: vi.fn() };
-    const { pipeline, sink } = setup({}, observer);
+    const { pipeline, sink, models } = setup({}, observer);
     await pipeline.process(batchOf([]));
     expect(sink.sends).toHaveLength(0);
     expect(observer.batchReceived).not.toHaveBeenCalled();
+    expect(models.acquired).toHaveLength(0);
   });
 
   it('rejects (nothing sent) when the decoder cannot prepare, e.g. the schema registry is down', async () => {
@@ -235,7 +335,7 @@ describe('ScoringPipeline', () => {
       decode: jsonDecoder.decode,
     };
     const live: LiveModel = { name: 'demo', version: '1', scorer: model.scorer };
-    const pipeline = new ScoringPipeline({ current: () => live }, decoder, jsonPredictionEncoder, sink.sink, OPTIONS);
+    const pipeline = new ScoringPipeline(fixedModel(live), decoder, jsonPredictionEncoder, sink.sink, OPTIONS);
     await expect(pipeline.process(batchOf(goodMessages(0, 1)))).rejects.toBeInstanceOf(TransientError);
     expect(sink.sends).toHaveLength(0);
     expect(model.calls).toHaveLength(0);
@@ -247,6 +347,16 @@ describe('ScoringPipeline', () => {
     await expect(pipeline.process(batchOf(goodMessages(0, 1)))).rejects.toThrow(/before a model was loaded/);
   });
 
+  it('releases the plan it acquired when scoring fails, and sends nothing', async () => {
+    const { pipeline, sink, setLive, models } = setup();
+    const err = new Error('onnxruntime crashed');
+    setLive(liveOf('1', fakeScorer({ error: err }).scorer));
+    await expect(pipeline.process(batchOf(goodMessages(0, 3)))).rejects.toBe(err);
+    expect(sink.sends).toHaveLength(0);
+    expect(models.acquired).toHaveLength(1);
+    expect(models.held).toHaveLength(0);
+  });
+
   it('reads the features from featuresField when set', async () => {
     const { pipeline, sink } = setup({ featuresField: 'features' });
     await pipeline.process(batchOf([msg(0, { id: 'x', features: { a: 2, b: 3 } }), msg(1, { a: 2, b: 3 })]));
@@ -255,43 +365,109 @@ describe('ScoringPipeline', () => {
     expect(out[1]!.headers[HEADERS.dlqReason]).toBe('decode-error');
   });
 
-  it('uses the new model from the next batch and releases the old scorer once, after its last batch', async () => {
+  it('uses the new plan from the next batch; a batch in flight keeps and then releases its own', async () => {
     const gate = deferred();
-    const { pipeline, sink, setLive, model: oldModel } = setup();
+    const { pipeline, sink, setLive, models, model: unused } = setup();
     // Make the old model's first call wait so a batch is still in flight during the swap.
-    const slowOld = fakeScorer(() => gate.promise);
-    setLive({ name: 'demo', version: '1', scorer: slowOld.scorer });
+    const slowOld = fakeScorer({ gate: () => gate.promise });
+    setLive(liveOf('1', slowOld.scorer));
     const first = pipeline.process(batchOf(goodMessages(0, 2)));
     await vi.waitFor(() => expect(slowOld.calls).toEqual([2]));
+    const oldPlan = models.held[0]!;
+    expect(models.held).toEqual([oldPlan]);
 
     const newModel = fakeScorer();
-    const v2: LiveModel = { name: 'demo', version: '2', scorer: newModel.scorer };
-    setLive(v2);
+    setLive(liveOf('2', newModel.scorer));
     await pipeline.process(batchOf(goodMessages(10, 1)));
     expect(newModel.calls).toEqual([1]);
-    expect(sink.sends[0]!.map((o) => o.headers[HEADERS.version])).toEqual(['2']);
-    expect(pipeline.currentModel()).toBe(v2);
+    expect(versionsOf(sink.sends[0]!)).toEqual(['2']);
+    expect(models.held).toEqual([oldPlan]); // the new batch released its plan, the old one still holds
+
+    gate.resolve();
+    await first;
+    expect(versionsOf(sink.sends[1]!)).toEqual(['1', '1']);
+    expect(models.held).toEqual([]);
+    expect(models.released).toHaveLength(2);
+
+    await pipeline.process(batchOf(goodMessages(20, 1)));
+    expect(versionsOf(sink.sends[2]!)).toEqual(['2']);
+    expect(slowOld.calls).toEqual([2]);
+    // Releasing scorers is the provider's job, never the pipeline's.
+    expect(slowOld.released()).toBe(0);
+    expect(newModel.released()).toBe(0);
+    expect(unused.released()).toBe(0);
+  });
+
+  it('with a ModelManager, releases the old scorer once, after its last batch', async () => {
+    const gate = deferred();
+    const slowOld = fakeScorer({ gate: () => gate.promise });
+    const newModel = fakeScorer();
+    const { manager, aliases } = managed({ '1': slowOld.scorer, '2': newModel.scorer });
+    await manager.refresh();
+    const sink = fakeSink();
+    const pipeline = new ScoringPipeline(manager, jsonDecoder, jsonPredictionEncoder, sink.sink, OPTIONS);
+
+    const first = pipeline.process(batchOf(goodMessages(0, 2)));
+    await vi.waitFor(() => expect(slowOld.calls).toEqual([2]));
+    aliases['production'] = '2';
+    await manager.refresh();
+
+    await pipeline.process(batchOf(goodMessages(10, 1)));
+    expect(newModel.calls).toEqual([1]);
+    expect(versionsOf(sink.sends[0]!)).toEqual(['2']);
     expect(slowOld.released()).toBe(0); // its batch is still being scored
 
     gate.resolve();
     await first;
-    expect(sink.sends[1]!.map((o) => o.headers[HEADERS.version])).toEqual(['1', '1']);
+    expect(versionsOf(sink.sends[1]!)).toEqual(['1', '1']);
     await vi.waitFor(() => expect(slowOld.released()).toBe(1));
 
     await pipeline.process(batchOf(goodMessages(20, 1)));
+    expect(versionsOf(sink.sends[2]!)).toEqual(['2']);
     await new Promise((r) => setTimeout(r, 10));
     expect(slowOld.released()).toBe(1);
     expect(newModel.released()).toBe(0);
-    expect(oldModel.released()).toBe(0); // never used: the swap happened before the first batch
   });
 
-  it('releases an idle old scorer when the next batch swaps to the new model', async () => {
-    const { pipeline, setLive, model } = setup();
+  it('with a ModelManager, releases an idle old scorer at the swap; the next batch uses the new model', async () => {
+    const old = fakeScorer();
+    const next = fakeScorer();
+    const { manager, aliases } = managed({ '1': old.scorer, '2': next.scorer });
+    await manager.refresh();
+    const sink = fakeSink();
+    const pipeline = new ScoringPipeline(manager, jsonDecoder, jsonPredictionEncoder, sink.sink, OPTIONS);
     await pipeline.process(batchOf(goodMessages(0, 1)));
-    setLive({ name: 'demo', version: '2', scorer: fakeScorer().scorer });
-    expect(model.released()).toBe(0);
+    expect(old.released()).toBe(0);
+
+    aliases['production'] = '2';
+    await manager.refresh();
+    await vi.waitFor(() => expect(old.released()).toBe(1));
     await pipeline.process(batchOf(goodMessages(1, 1)));
-    await vi.waitFor(() => expect(model.released()).toBe(1));
+    expect(versionsOf(sink.sends[1]!)).toEqual(['2']);
+    expect(old.released()).toBe(1);
+  });
+
+  it('holds one plan for a whole batch: a swap while it is scored does not reach its later chunks', async () => {
+    const gate = deferred();
+    const v1 = fakeScorer({ gate: () => gate.promise });
+    const v2 = fakeScorer({ score: () => -1 });
+    const { pipeline, sink, setLive, models } = setup({ maxBatchSize: 2 });
+    setLive(liveOf('1', v1.scorer));
+    const first = pipeline.process(batchOf(goodMessages(0, 5))); // 3 chunks: 2 + 2 + 1
+    await vi.waitFor(() => expect(v1.calls).toEqual([2]));
+    setLive(liveOf('2', v2.scorer));
+    await new Promise((r) => setTimeout(r, 10));
+    gate.resolve();
+    await first;
+
+    expect(v1.calls).toEqual([2, 2, 1]);
+    expect(v2.calls).toEqual([]);
+    expect(versionsOf(sink.sends[0]!)).toEqual(['1', '1', '1', '1', '1']);
+    expect(sink.sends[0]!.map(scoreOf)).toEqual([10, 11, 12, 13, 14]);
+    expect(models.acquired).toHaveLength(1);
+
+    await pipeline.process(batchOf(goodMessages(5, 2)));
+    expect(versionsOf(sink.sends[1]!)).toEqual(['2', '2']);
   });
 
   it('reports to the observer with the right counts, publishing only after the sink resolved', async () => {
@@ -300,6 +476,7 @@ describe('ScoringPipeline', () => {
       batchScored: vi.fn(),
       predictionsPublished: vi.fn(),
       deadLettered: vi.fn(),
+      shadowCompared: vi.fn(),
     };
     const { pipeline, sink } = setup({ maxBatchSize: 2 }, observer, true);
     const messages = [...goodMessages(0, 3), msg(3, 'bad'), msg(4, { a: 1 })];
@@ -322,5 +499,262 @@ describe('ScoringPipeline', () => {
       ['decode-error', 1],
       ['missing-feature', 1],
     ]);
+    expect(observer.shadowCompared).not.toHaveBeenCalled(); // no shadow in the plan
+  });
+
+  describe('canary', () => {
+    function canarySetup(share: number, canaryOptions: FakeScorerOptions = {}) {
+      const primary = fakeScorer();
+      const canary = fakeScorer({ score: (r) => 1000 + r[0]!, ...canaryOptions });
+      const plan: ServingPlan = {
+        primary: liveOf('1', primary.scorer),
+        canary: { model: liveOf('2', canary.scorer), alias: 'canary', share },
+      };
+      const models = fakeProvider(plan);
+      const sink = fakeSink();
+      const observer = { batchScored: vi.fn(), predictionsPublished: vi.fn() };
+      const pipeline = new ScoringPipeline(models.provider, jsonDecoder, jsonPredictionEncoder, sink.sink, OPTIONS, observer);
+      return { pipeline, sink, primary, canary, models, observer };
+    }
+
+    const userMessages = (n: number) =>
+      Array.from({ length: n }, (_, i) => msg(i, { a: i, b: 1 }, undefined, Buffer.from(`user-${i}`)));
+
+    it('scores the keys in the share with the canary and the others with the primary, in order', async () => {
+      const { pipeline, sink, primary, canary, observer } = canarySetup(0.3);
+      const messages = userMessages(200);
+      messages.push(msg(200, { a: 200, b: 1 }, undefined, null)); // a null key goes to the primary
+      await pipeline.process(batchOf(messages));
+
+      const toCanary = messages.map((m) => inShare(m.key, 0.3));
+      const inCanary = toCanary.filter(Boolean).length;
+      expect(inCanary).toBeGreaterThan(30); // the test means something: both routes get events
+      expect(inCanary).toBeLessThan(90);
+      expect(toCanary[200]).toBe(false);
+
+      const out = sink.sends[0]!;
+      expect(out).toHaveLength(201);
+      out.forEach((o, i) => {
+        expect(o.topic).toBe('predictions');
+        expect(o.key).toBe(messages[i]!.key);
+        expect(o.headers[HEADERS.sourceOffset]).toBe(String(i));
+        if (toCanary[i]) {
+          expect(o.headers[HEADERS.version]).toBe('2');
+          expect(JSON.parse(String(o.value))).toMatchObject({ version: '2', score: 1000 + i });
+        } else {
+          expect(o.headers[HEADERS.version]).toBe('1');
+          expect(JSON.parse(String(o.value))).toMatchObject({ version: '1', score: i + 10 });
+        }
+      });
+      const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
+      expect(sum(canary.calls)).toBe(inCanary);
+      expect(sum(primary.calls)).toBe(201 - inCanary);
+      expect(primary.calls.every((n) => n <= OPTIONS.maxBatchSize)).toBe(true);
+      const scoredRows = (version: string) =>
+        sum(observer.batchScored.mock.calls.filter((c) => c[3] === version).map((c) => c[0] as number));
+      expect([scoredRows('1'), scoredRows('2')]).toEqual([201 - inCanary, inCanary]);
+      expect(observer.predictionsPublished).toHaveBeenCalledExactlyOnceWith(201, 1_700_000_000_000);
+    });
+
+    it('routes the same key the same way in every batch', async () => {
+      const { pipeline, sink } = canarySetup(0.5);
+      await pipeline.process(batchOf(userMessages(50)));
+      await pipeline.process(batchOf(userMessages(50).reverse()));
+      const first = new Map(sink.sends[0]!.map((o) => [o.key!.toString(), o.headers[HEADERS.version]]));
+      const second = new Map(sink.sends[1]!.map((o) => [o.key!.toString(), o.headers[HEADERS.version]]));
+      expect(second).toEqual(first);
+    });
+
+    it('with share 1 scores every keyed event with the canary, and a null key still with the primary', async () => {
+      const { pipeline, sink, primary } = canarySetup(1);
+      await pipeline.process(batchOf([...userMessages(20), msg(20, { a: 1, b: 1 }, undefined, null)]));
+      expect(versionsOf(sink.sends[0]!)).toEqual([...Array<string>(20).fill('2'), '1']);
+      expect(primary.calls).toEqual([1]);
+    });
+
+    it("checks an event routed to the canary against the canary's features", async () => {
+      const { pipeline, sink } = canarySetup(1, { features: ['a', 'b', 'c'], score: (r) => 1000 + r[0]! });
+      await pipeline.process(batchOf([
+        msg(0, { a: 1, b: 1 }, undefined, Buffer.from('user-0')),
+        msg(1, { a: 1, b: 1, c: 1 }, undefined, Buffer.from('user-1')),
+        msg(2, { a: 1, b: 1 }, undefined, null),
+      ]));
+      const out = sink.sends[0]!;
+      expect(out.map((o) => o.topic)).toEqual(['features.dlq', 'predictions', 'predictions']);
+      expect(out[0]!.headers[HEADERS.dlqReason]).toBe('missing-feature');
+      expect(String(out[0]!.headers[HEADERS.dlqDetail])).toBe('feature "c" is missing');
+      expect(versionsOf(out.slice(1))).toEqual(['2', '1']);
+    });
+  });
+
+  describe('shadow', () => {
+    /** Primary scores a, shadow scores b: they agree when a and b are on the same side of 0.5. */
+    function shadowSetup(options: Partial<PipelineOptions> = {}, shadowOptions: FakeScorerOptions = {}, primaryOptions: FakeScorerOptions = {}) {
+      const primary = fakeScorer({ score: (r) => r[0]!, ...primaryOptions });
+      const shadow = fakeScorer({ score: (r) => r[1]!, ...shadowOptions });
+      const plan: ServingPlan = { primary: liveOf('1', primary.scorer), shadow: liveOf('3', shadow.scorer) };
+      const models = fakeProvider(plan);
+      const sink = fakeSink();
+      const observer = { shadowCompared: vi.fn(), predictionsPublished: vi.fn(), deadLettered: vi.fn() };
+      const pipeline = new ScoringPipeline(models.provider, jsonDecoder, jsonPredictionEncoder, sink.sink, { ...OPTIONS, ...options }, observer);
+      return { pipeline, sink, primary, shadow, observer, models };
+    }
+
+    it('adds one shadow output after each valid event, none for poison, with the shadow version', async () => {
+      const { pipeline, sink, shadow, observer } = shadowSetup();
+      const messages = [
+        msg(0, { a: 0.9, b: 0.8 }),
+        msg(1, 'not json'),
+        msg(2, { a: 0.2, b: 0.7 }),
+        msg(3, { a: 0.1 }),
+        msg(4, { a: 0.4, b: 0.3 }),
+      ];
+      await pipeline.process(batchOf(messages));
+
+      const out = sink.sends[0]!;
+      expect(out.map((o) => [o.topic, o.headers[HEADERS.sourceOffset]])).toEqual([
+        ['predictions', '0'],
+        ['predictions.shadow', '0'],
+        ['features.dlq', '1'],
+        ['predictions', '2'],
+        ['predictions.shadow', '2'],
+        ['features.dlq', '3'],
+        ['predictions', '4'],
+        ['predictions.shadow', '4'],
+      ]);
+      const shadowOut = out.filter((o) => o.topic === 'predictions.shadow');
+      for (const o of shadowOut) {
+        expect(o.headers).toMatchObject({
+          [HEADERS.model]: 'demo',
+          [HEADERS.version]: '3',
+          [HEADERS.sourceTopic]: 'features',
+          [HEADERS.sourcePartition]: '3',
+        });
+        expect(o.headers[HEADERS.dlqReason]).toBeUndefined();
+      }
+      expect(shadowOut.map((o) => o.key?.toString())).toEqual(['key-0', 'key-2', 'key-4']);
+      expect(shadowOut.map((o) => JSON.parse(String(o.value)) as { version: string; score: number })).toEqual([
+        { model: 'demo', version: '3', score: Math.fround(0.8), label: null, probabilities: null },
+        { model: 'demo', version: '3', score: Math.fround(0.7), label: null, probabilities: null },
+        { model: 'demo', version: '3', score: Math.fround(0.3), label: null, probabilities: null },
+      ]);
+      expect(versionsOf(out.filter((o) => o.topic === 'predictions'))).toEqual(['1', '1', '1']);
+      expect(shadow.calls).toEqual([3]);
+      // Shadow outputs are not predictions: the counts are the primary's.
+      expect(observer.predictionsPublished).toHaveBeenCalledExactlyOnceWith(3, 1_700_000_000_000);
+      expect(observer.deadLettered).toHaveBeenCalledTimes(2);
+    });
+
+    it('writes to options.shadowTopic when set', async () => {
+      const { pipeline, sink } = shadowSetup({ shadowTopic: 'scores.shadow' });
+      await pipeline.process(batchOf([msg(0, { a: 0.9, b: 0.8 })]));
+      expect(sink.sends[0]!.map((o) => o.topic)).toEqual(['predictions', 'scores.shadow']);
+    });
+
+    it('counts agreement and score differences with the primary per batch', async () => {
+      const { pipeline, observer } = shadowSetup();
+      const rows: [number, number][] = [
+        [0.9, 0.8], // agree
+        [0.2, 0.7], // disagree
+        [0.6, 0.1], // disagree
+        [0.1, 0.3], // agree
+        [0.5, 0.49], // disagree: 0.5 is on the positive side
+        [0.5, 0.5], // agree
+      ];
+      await pipeline.process(batchOf([...rows.map(([a, b], i) => msg(i, { a, b })), msg(99, 'poison')]));
+      expect(observer.shadowCompared).toHaveBeenCalledTimes(1);
+      const [agree, disagree, diffs] = observer.shadowCompared.mock.calls[0]! as [number, number, number[]];
+      expect([agree, disagree]).toEqual([3, 3]);
+      expect(diffs).toHaveLength(rows.length);
+      diffs.forEach((d, i) => expect(d).toBeCloseTo(Math.abs(rows[i]![0] - rows[i]![1]), 6));
+    });
+
+    it('compares by label when both models give one', async () => {
+      const { pipeline, observer } = shadowSetup(
+        {},
+        { score: (r) => r[1]!, label: (r) => (r[0]! > 0 ? 1 : 0) },
+        { score: (r) => r[0]!, label: (r) => (r[0]! > 0 ? 1 : 0) },
+      );
+      // Scores fall on opposite sides of 0.5, yet the labels are the same: they agree.
+      await pipeline.process(batchOf([msg(0, { a: 0.9, b: 0.1 }), msg(1, { a: -0.9, b: 0.1 })]));
+      expect(observer.shadowCompared.mock.calls[0]!.slice(0, 2)).toEqual([2, 0]);
+    });
+
+    it('skips the shadow output of an event lacking a shadow feature; the primary output is still there', async () => {
+      const { pipeline, sink, shadow, observer } = shadowSetup({}, { features: ['a', 'b', 'c'], score: (r) => r[2]! });
+      await pipeline.process(batchOf([
+        msg(0, { a: 0.9, b: 0.8 }),
+        msg(1, { a: 0.9, b: 0.8, c: 0.7 }),
+        msg(2, { a: 0.9, b: 0.8, c: 'x' }),
+        msg(3, { a: 0.2, b: 0.8, c: 0.7 }),
+      ]));
+      const out = sink.sends[0]!;
+      expect(out.map((o) => [o.topic, o.headers[HEADERS.sourceOffset]])).toEqual([
+        ['predictions', '0'],
+        ['predictions', '1'],
+        ['predictions.shadow', '1'],
+        ['predictions', '2'],
+        ['predictions', '3'],
+        ['predictions.shadow', '3'],
+      ]);
+      expect(out.filter((o) => o.topic === 'predictions').map(scoreOf)).toEqual([0.9, 0.9, 0.9, 0.2].map(Math.fround));
+      expect(out.filter((o) => o.topic === 'predictions.shadow').map(scoreOf)).toEqual([0.7, 0.7].map(Math.fround));
+      expect(shadow.calls).toEqual([2]);
+      expect(observer.shadowCompared.mock.calls[0]!.slice(0, 2)).toEqual([1, 1]);
+      expect(observer.deadLettered).not.toHaveBeenCalled(); // a shadow problem is not the event's
+    });
+
+    it('keeps each shadow output with its event across chunks when the shadow skips some events', async () => {
+      const { pipeline, sink, primary, shadow } = shadowSetup({ maxBatchSize: 2 }, { features: ['a', 'b', 'c'], score: (r) => r[2]! });
+      // c = 100 + offset where present; events 1, 4 and 5 lack it; event 6 is poison for both.
+      const messages = Array.from({ length: 9 }, (_, i) =>
+        i === 6 ? msg(i, 'poison') : msg(i, [1, 4, 5].includes(i) ? { a: i, b: 0 } : { a: i, b: 0, c: 100 + i }),
+      );
+      await pipeline.process(batchOf(messages));
+      const out = sink.sends[0]!;
+      const byTopic = (topic: string) => out.filter((o) => o.topic === topic).map((o) => [o.headers[HEADERS.sourceOffset], scoreOf(o)]);
+      expect(byTopic('predictions')).toEqual([0, 1, 2, 3, 4, 5, 7, 8].map((i) => [String(i), i]));
+      expect(byTopic('predictions.shadow')).toEqual([0, 2, 3, 7, 8].map((i) => [String(i), 100 + i]));
+      expect(primary.calls).toEqual([2, 2, 2, 2]);
+      expect(shadow.calls).toEqual([2, 2, 1]);
+    });
+
+    it('shadows the events routed to the canary too, comparing with the canary', async () => {
+      const primary = fakeScorer({ score: () => 0.9 });
+      const canary = fakeScorer({ score: () => 0.1 });
+      const shadow = fakeScorer({ score: () => 0.2 });
+      const plan: ServingPlan = {
+        primary: liveOf('1', primary.scorer),
+        canary: { model: liveOf('2', canary.scorer), alias: 'canary', share: 1 },
+        shadow: liveOf('3', shadow.scorer),
+      };
+      const sink = fakeSink();
+      const observer = { shadowCompared: vi.fn() };
+      const pipeline = new ScoringPipeline(fakeProvider(plan).provider, jsonDecoder, jsonPredictionEncoder, sink.sink, OPTIONS, observer);
+      await pipeline.process(batchOf([msg(0, { a: 1, b: 1 }), msg(1, { a: 1, b: 1 }, undefined, null)]));
+      expect(sink.sends[0]!.map((o) => [o.topic, o.headers[HEADERS.version]])).toEqual([
+        ['predictions', '2'],
+        ['predictions.shadow', '3'],
+        ['predictions', '1'],
+        ['predictions.shadow', '3'],
+      ]);
+      expect(observer.shadowCompared.mock.calls[0]!.slice(0, 2)).toEqual([1, 1]); // agrees with the canary, not the primary
+    });
+
+    it('scores a shadow that is the primary version as a second route of the same model', async () => {
+      const model = fakeScorer({ score: (r) => r[0]! });
+      const live = liveOf('1', model.scorer);
+      const sink = fakeSink();
+      const observer = { shadowCompared: vi.fn() };
+      const pipeline = new ScoringPipeline(fakeProvider({ primary: live, shadow: live }).provider, jsonDecoder, jsonPredictionEncoder, sink.sink, OPTIONS, observer);
+      await pipeline.process(batchOf([msg(0, { a: 0.25, b: 0 }), msg(1, { a: 0.75, b: 0 })]));
+      expect(sink.sends[0]!.map((o) => [o.topic, scoreOf(o)])).toEqual([
+        ['predictions', 0.25],
+        ['predictions.shadow', 0.25],
+        ['predictions', 0.75],
+        ['predictions.shadow', 0.75],
+      ]);
+      expect(observer.shadowCompared).toHaveBeenCalledExactlyOnceWith(2, 0, [0, 0]);
+    });
   });
 });

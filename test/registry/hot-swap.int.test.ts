@@ -19,7 +19,7 @@ async function metricsOf(port: number): Promise<string> {
 function referenceScore(model: BuiltModel, i: number, seed: number): number {
   const ev = syntheticFeatures(i, model.features, seed);
   const row = Float32Array.from(model.features.map((f) => ev[f]!));
-  return model.reference(row, 1)['score']![0]!;
+  return Number(model.reference(row, 1)['score']![0]!);
 }
 
 describe('hot swap under load, two replicas in one consumer group', () => {
