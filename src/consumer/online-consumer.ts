@@ -9,8 +9,6 @@ export interface OnlineConsumerOptions {
   partitionsConcurrently: number;
   maxBytesPerPartition: number;
   sessionTimeoutMs: number;
-  /** Longest the broker holds a fetch waiting for data, in ms. */
-  maxWaitMs: number;
 }
 
 /** What the consumer hands each fetched partition batch to; resolves when its outputs are acknowledged. */
@@ -18,9 +16,9 @@ export type BatchHandler = (batch: PartitionBatch) => Promise<void>;
 
 /**
  * The online source: a consumer group over the features topic. Each fetched partition batch goes
- * to the handler; its offsets are committed only after the handler resolved, i.e. after every
- * prediction and dead letter of the batch was acknowledged (at-least-once). kafkajs hands one batch
- * of a partition at a time, which keeps order within a partition.
+ * to the handler; its offsets are resolved, and then committed, only after the handler resolved,
+ * i.e. after every prediction and dead letter of the batch was acknowledged (at-least-once).
+ * kafkajs hands one batch of a partition at a time, which keeps order within a partition.
  */
 export class OnlineConsumer {
   private consumer: Consumer | undefined;
@@ -39,7 +37,9 @@ export class OnlineConsumer {
       maxBytesPerPartition: this.options.maxBytesPerPartition,
       sessionTimeout: this.options.sessionTimeoutMs,
       heartbeatInterval: Math.max(500, Math.floor(this.options.sessionTimeoutMs / 10)),
-      maxWaitTimeInMs: Math.max(10, this.options.maxWaitMs),
+      // How long the broker may hold an empty fetch. It answers as soon as any data arrives, so
+      // this costs no latency; a short value would only spin on an idle topic.
+      maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
       retry: { retries: 10, initialRetryTime: 200 },
     });
@@ -60,7 +60,10 @@ export class OnlineConsumer {
     await consumer.connect();
     await consumer.subscribe({ topic: this.options.topic, fromBeginning: this.options.fromBeginning });
     await consumer.run({
-      autoCommit: false,
+      // Offsets are resolved only once a batch's outputs are acknowledged; kafkajs then commits
+      // the resolved offsets after each batch (and before a rebalance or disconnect), never
+      // offsets whose outputs are not acknowledged yet.
+      autoCommit: true,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConcurrently,
       eachBatch: (payload) => this.onBatch(payload, handler),
@@ -68,14 +71,11 @@ export class OnlineConsumer {
   }
 
   private async onBatch(payload: EachBatchPayload, handler: BatchHandler): Promise<void> {
-    const { batch, isRunning, isStale, heartbeat, resolveOffset, commitOffsetsIfNecessary } = payload;
+    const { batch, isRunning, isStale, heartbeat, resolveOffset } = payload;
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     await handler({ topic: batch.topic, partition: batch.partition, messages: batch.messages });
-    const last = batch.messages[batch.messages.length - 1]!;
-    resolveOffset(last.offset);
-    // lastOffset() also covers control records after the last message.
-    const next = (BigInt(batch.lastOffset()) + 1n).toString();
-    await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
+    // Resolving the last message also resolves control records after it (kafkajs does that).
+    resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
     await heartbeat();
   }
 

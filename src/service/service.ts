@@ -96,7 +96,6 @@ export class ScoringService {
           partitionsConcurrently: config.partitionsConcurrently,
           maxBytesPerPartition: config.maxBytesPerPartition,
           sessionTimeoutMs: config.sessionTimeoutMs,
-          maxWaitMs: config.maxWaitMs,
         },
         log.child({ component: 'consumer', topic: config.featuresTopic }),
       );

@@ -53,7 +53,16 @@ export function drawLineChart(host, { times, series, from, to, format, empty = '
   const y = (v) => PAD.top + plotH - (v / top) * plotH;
 
   const grid = el('g', { class: 'grid' }, svg);
-  for (let v = 0; v <= top + step / 2; v += step) {
+  if (drawable === 0) {
+    // Blank grid lines, no axis figures: nothing to measure yet.
+    for (let i = 0; i <= 4; i++) el('line', { x1: PAD.left, x2: PAD.left + plotW, y1: PAD.top + (plotH * i) / 4, y2: PAD.top + (plotH * i) / 4 }, grid);
+    el('text', { x: PAD.left + plotW / 2, y: PAD.top + plotH / 2 + 4, 'text-anchor': 'middle', class: 'empty' }, svg).textContent = empty;
+    host.replaceChildren(svg);
+    host.dataset.state = 'empty';
+    return;
+  }
+  for (let i = 0; i <= Math.round(top / step); i++) {
+    const v = i * step;
     el('line', { x1: PAD.left, x2: PAD.left + plotW, y1: y(v), y2: y(v) }, grid);
     el('text', { x: PAD.left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, grid).textContent = format(v);
   }
@@ -61,13 +70,6 @@ export function drawLineChart(host, { times, series, from, to, format, empty = '
   const tickEvery = span > 240 ? 60 : span > 120 ? 30 : span > 50 ? 15 : 10;
   for (let t = Math.ceil(from / tickEvery) * tickEvery; t <= to; t += tickEvery) {
     el('text', { x: x(t), y: HEIGHT - 6, 'text-anchor': 'middle', class: 'tick' }, grid).textContent = clock(t);
-  }
-
-  if (drawable === 0) {
-    el('text', { x: PAD.left + plotW / 2, y: PAD.top + plotH / 2 + 4, 'text-anchor': 'middle', class: 'empty' }, svg).textContent = empty;
-    host.replaceChildren(svg);
-    host.dataset.state = 'empty';
-    return;
   }
 
   series.forEach((s, index) => {
@@ -89,10 +91,11 @@ export function drawLineChart(host, { times, series, from, to, format, empty = '
     });
     if (d === '') return;
     if (area && index === 0) {
-      el('path', { d: `${d}L${last.px},${y(0)}L${first},${y(0)}Z`, fill: s.color, class: 'area' }, svg);
+      el('path', { d: `${d}L${last.px},${y(0)}L${first},${y(0)}Z`, class: 'area' }, svg).style.fill = s.color;
     }
-    el('path', { d, stroke: s.color, class: 'line' }, svg);
-    el('circle', { cx: last.px, cy: last.py, r: 2.5, fill: s.color }, svg);
+    // Colours may be CSS variables, which only style properties resolve.
+    el('path', { d, class: 'line' }, svg).style.stroke = s.color;
+    el('circle', { cx: last.px, cy: last.py, r: 2.5 }, svg).style.fill = s.color;
   });
 
   // Hover: a vertical rule at the nearest scrape and each series' value there.
