@@ -61,7 +61,7 @@ export class ServiceMetrics {
         }
       },
     });
-    collectDefaultMetrics({ register: this.registry, prefix: 'kscore_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'kscore_' });
     this.eventsIn = new Counter({ name: 'kscore_events_in_total', help: 'Feature events read', labelNames: ['topic'], registers });
     this.predictions = new Counter({ name: 'kscore_predictions_total', help: 'Predictions published and acknowledged', registers });
     this.deadLetters = new Counter({

@@ -132,7 +132,15 @@ export class ScoringPipeline {
       for (const r of all) r.slot.users--;
     }
 
-    const sourcePartition = String(partition);
+    // Header values shared by the whole batch are encoded once.
+    const sourceTopic = Buffer.from(topic);
+    const sourcePartition = Buffer.from(String(partition));
+    const versionHeaders = new Map<LiveModel, { name: Buffer; version: Buffer }>();
+    const headersOf = (live: LiveModel): { name: Buffer; version: Buffer } => {
+      let h = versionHeaders.get(live);
+      if (h === undefined) versionHeaders.set(live, (h = { name: Buffer.from(live.name), version: Buffer.from(live.version) }));
+      return h;
+    };
     const outputs: OutputMessage[] = [];
     let oldest = Number.POSITIVE_INFINITY;
     let predictions = 0;
@@ -144,29 +152,38 @@ export class ScoringPipeline {
     for (let i = 0; i < n; i++) {
       const m = messages[i]!;
       const r = routeOf[i]!;
-      const coordinates = {
-        [HEADERS.sourceTopic]: topic,
-        [HEADERS.sourcePartition]: sourcePartition,
-        [HEADERS.sourceOffset]: m.offset,
-      };
       if (r === POISON) {
         const err = errors![i]!;
         outputs.push({
           topic: this.options.deadLetterTopic,
           key: m.key,
           value: m.value ?? Buffer.alloc(0),
-          headers: { ...m.headers, [HEADERS.dlqReason]: err.reason, [HEADERS.dlqDetail]: err.message, ...coordinates },
+          headers: {
+            ...m.headers,
+            [HEADERS.dlqReason]: err.reason,
+            [HEADERS.dlqDetail]: err.message,
+            [HEADERS.sourceTopic]: sourceTopic,
+            [HEADERS.sourcePartition]: sourcePartition,
+            [HEADERS.sourceOffset]: m.offset,
+          },
         });
         (deadLetters ??= []).push(err.reason);
         continue;
       }
       const live = routes[r]!.slot.live;
       const record = recordAt(sliceSets[r]!, rowOf[i]!, max, live);
+      const h = headersOf(live);
       outputs.push({
         topic: this.options.predictionsTopic,
         key: m.key,
         value: this.encoder.encode(record),
-        headers: { [HEADERS.model]: live.name, [HEADERS.version]: live.version, ...coordinates },
+        headers: {
+          [HEADERS.model]: h.name,
+          [HEADERS.version]: h.version,
+          [HEADERS.sourceTopic]: sourceTopic,
+          [HEADERS.sourcePartition]: sourcePartition,
+          [HEADERS.sourceOffset]: m.offset,
+        },
       });
       const ts = Number(m.timestamp);
       timestamps[predictions++] = ts;
@@ -176,11 +193,18 @@ export class ScoringPipeline {
       if (shadowRow >= 0) {
         const s = shadow!.slot.live;
         const shadowRecord = recordAt(sliceSets[all.length - 1]!, shadowRow, max, s);
+        const sh = headersOf(s);
         outputs.push({
           topic: this.options.shadowTopic ?? `${this.options.predictionsTopic}.shadow`,
           key: m.key,
           value: this.encoder.encode(shadowRecord),
-          headers: { [HEADERS.model]: s.name, [HEADERS.version]: s.version, ...coordinates },
+          headers: {
+            [HEADERS.model]: sh.name,
+            [HEADERS.version]: sh.version,
+            [HEADERS.sourceTopic]: sourceTopic,
+            [HEADERS.sourcePartition]: sourcePartition,
+            [HEADERS.sourceOffset]: m.offset,
+          },
         });
         const { same, diff } = compare(record, shadowRecord);
         if (same) agree++;

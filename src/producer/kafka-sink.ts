@@ -16,12 +16,13 @@ export class KafkaSink implements Sink {
 
   async send(messages: readonly OutputMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    // Group by topic, keeping order (the DLQ is rare: usually one group).
+    // Group by topic, keeping order. An output message is a kafkajs Message already (its extra
+    // `topic` field is ignored), so nothing is copied; usually all go to one topic.
     const byTopic = new Map<string, Message[]>();
     for (const m of messages) {
       let list = byTopic.get(m.topic);
       if (list === undefined) byTopic.set(m.topic, (list = []));
-      list.push({ key: m.key, value: m.value, headers: m.headers });
+      list.push(m);
     }
     const topicMessages: TopicMessages[] = [];
     for (const [topic, list] of byTopic) topicMessages.push({ topic, messages: list });

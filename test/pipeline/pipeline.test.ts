@@ -129,7 +129,13 @@ function fakeSink(manual = false) {
   const pending: ReturnType<typeof deferred<void>>[] = [];
   const sink: Sink = {
     send(messages) {
-      sends.push(messages);
+      // Header values may be strings or Buffers on the wire; compare them as text.
+      sends.push(
+        messages.map((m) => ({
+          ...m,
+          headers: Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString() : v])),
+        })),
+      );
       if (!manual) return Promise.resolve();
       const d = deferred();
       pending.push(d);

@@ -29,6 +29,12 @@ const M = {
   memory: 'kscore_process_resident_memory_bytes',
 };
 
+/**
+ * Other names the resident memory goes by: prom-client's default metrics under the prefix
+ * `kscore_process_` repeat the word (`kscore_process_process_resident_memory_bytes`).
+ */
+const MEMORY_ALIASES = [M.memory, 'kscore_process_process_resident_memory_bytes', 'process_resident_memory_bytes'];
+
 /** Scrapes (newest last) reduced to what the charts need, and the derived points. */
 const scrapes = [];
 const points = [];
@@ -73,7 +79,7 @@ function reduce(families, t) {
     lag: gaugeSum(families, M.lag),
     lagByPartition: new Map(samples(families, M.lag).map((s) => [`${s.labels.topic}/${s.labels.partition}`, s.value])),
     deadByReason: new Map(samples(families, M.deadLetters).map((s) => [s.labels.reason ?? '', s.value])),
-    memory: gaugeSum(families, M.memory),
+    memory: MEMORY_ALIASES.map((name) => gaugeSum(families, name)).find((v) => v !== undefined),
   };
 }
 
@@ -220,7 +226,8 @@ function chart(id, series, format, options = {}) {
   const times = points.map((p) => p.t);
   const to = times.length > 0 ? times[times.length - 1] : Date.now() / 1000;
   const span = Math.min(HISTORY_S, Math.max(60, times.length > 0 ? to - times[0] : 0));
-  const missingMetric = options.metric !== undefined && !latest.has(options.metric);
+  const names = options.metric === M.memory ? MEMORY_ALIASES : [options.metric];
+  const missingMetric = options.metric !== undefined && !names.some((n) => latest.has(n));
   const last = points[points.length - 1];
   $(`${id}-legend`).replaceChildren(
     ...series.map(([label, key, color]) => {
