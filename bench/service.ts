@@ -149,7 +149,9 @@ async function latencyAt(rate: number, modelName: string, features: readonly str
   const reader = kafka.consumer({ groupId: `bench-${run}-reader${rate}`, maxWaitTimeInMs: 100 });
   await reader.connect();
   await reader.subscribe({ topics: [input, svc.output], fromBeginning: true });
+  // The probe never commits: a synchronous commit would stall its own fetch loop and its figures.
   await reader.run({
+    autoCommit: false,
     partitionsConsumedConcurrently: 6,
     eachBatch: async ({ batch }) => {
       const now = Date.now();

@@ -74,7 +74,9 @@ async function main(): Promise<void> {
   const reader = kafka.consumer({ groupId: `bench-reader-${id}`, maxWaitTimeInMs: 20 });
   await reader.connect();
   await reader.subscribe({ topic: config.predictionsTopic, fromBeginning: true });
+  // The probe never commits: a synchronous commit would stall its own fetch loop and its figures.
   await reader.run({
+    autoCommit: false,
     eachBatch: async ({ batch }) => {
       const now = Date.now();
       for (const m of batch.messages) {

@@ -47,6 +47,7 @@ export const configSchema = z.object({
     .transform((s, ctx) => parseTokens(s, ctx))
     .describe("Admin API bearer tokens, comma-separated `owner:role:token` with role `read` or `admin`; none: the API refuses every call."),
   modelRefreshMs: positiveInt.default(5000).describe("How often the alias is re-read from Redis to catch a promotion, in ms."),
+  commitIntervalMs: positiveInt.default(1000).describe("How often offsets of acknowledged batches are committed, in ms (also before shutdown and rebalances); after a crash up to this much is scored again."),
   lagIntervalMs: positiveInt.default(5000).describe("How often consumer lag is read from Kafka for the lag gauge, in ms."),
   driftWindow: positiveInt.default(10000).describe("Events in the sliding window over which input drift (PSI) is computed."),
   maxBatchSize: positiveInt.max(65536).default(512).describe("Most events scored in one onnxruntime call."),
@@ -110,6 +111,7 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   maxUploadBytes: 'KSCORE_MAX_UPLOAD_BYTES',
   apiTokens: 'KSCORE_API_TOKENS',
   modelRefreshMs: 'KSCORE_MODEL_REFRESH_MS',
+  commitIntervalMs: 'KSCORE_COMMIT_INTERVAL_MS',
   lagIntervalMs: 'KSCORE_LAG_INTERVAL_MS',
   driftWindow: 'KSCORE_DRIFT_WINDOW',
   maxBatchSize: 'KSCORE_MAX_BATCH_SIZE',
