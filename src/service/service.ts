@@ -96,6 +96,7 @@ export class ScoringService {
           partitionsConcurrently: config.partitionsConcurrently,
           maxBytesPerPartition: config.maxBytesPerPartition,
           sessionTimeoutMs: config.sessionTimeoutMs,
+          commitIntervalMs: config.commitIntervalMs,
         },
         log.child({ component: 'consumer', topic: config.featuresTopic }),
       );
