@@ -22,12 +22,8 @@ export class ConfigError extends ServiceError {
 }
 
 /** Why an event could not be scored. Poison input: never retried, dead-lettered at once. */
-export type PoisonReason =
-  | 'decode-error'
-  | 'unknown-schema'
-  | 'missing-feature'
-  | 'non-numeric-feature'
-  | 'non-finite-feature';
+export const POISON_REASONS = ['decode-error', 'unknown-schema', 'missing-feature', 'non-numeric-feature', 'non-finite-feature'] as const;
+export type PoisonReason = (typeof POISON_REASONS)[number];
 
 export class PoisonEventError extends ServiceError {
   readonly reason: PoisonReason;

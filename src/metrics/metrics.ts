@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PoisonReason } from '../errors.js';
+import { POISON_REASONS, type PoisonReason } from '../errors.js';
 import type { PipelineObserver } from '../pipeline/types.js';
 import type { ModelManagerEvents, ServingPlan } from '../scoring/model-manager.js';
 import type { LiveModel } from '../scoring/types.js';
@@ -28,7 +28,10 @@ export class ServiceMetrics {
   private readonly lag: Gauge<'topic' | 'partition'>;
   private readonly drift = new Map<LiveModel, DriftWindow>();
 
-  constructor(private readonly driftWindowEvents = 10_000) {
+  constructor(
+    private readonly driftWindowEvents = 10_000,
+    featuresTopic?: string,
+  ) {
     const registers = [this.registry];
     this.endToEnd = new Histogram({
       name: 'kscore_end_to_end_seconds',
@@ -70,6 +73,9 @@ export class ServiceMetrics {
       labelNames: ['reason'],
       registers,
     });
+    // Labelled series exist from the start, so a scraper sees their first increase.
+    if (featuresTopic !== undefined) this.eventsIn.inc({ topic: featuresTopic }, 0);
+    for (const reason of POISON_REASONS) this.deadLetters.inc({ reason }, 0);
     this.batchSize = new Histogram({
       name: 'kscore_batch_size',
       help: 'Rows per scoring call',

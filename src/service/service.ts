@@ -6,6 +6,7 @@ import { confluentSchemaSource, eventDecoderFor, predictionEncoderFor } from '..
 import type { Config } from '../config/index.js';
 import { OnlineConsumer } from '../consumer/online-consumer.js';
 import { errorMessage } from '../errors.js';
+import { dashboardRoutes } from '../http/dashboard.js';
 import { buildHttpServer, type Readiness } from '../http/server.js';
 import { createKafka, ensureTopics } from '../kafka/client.js';
 import { LagMonitor } from '../metrics/lag.js';
@@ -71,7 +72,7 @@ export class ScoringService {
       const decoder = eventDecoderFor(config.inputFormat, schemas);
       const encoder = await predictionEncoderFor(config, schemas);
       sink = await KafkaSink.connect(kafka);
-      const metrics = new ServiceMetrics(config.driftWindow);
+      const metrics = new ServiceMetrics(config.driftWindow, config.featuresTopic);
       const lag = new LagMonitor(admin, config.groupId, config.featuresTopic, (l) => metrics.setLag(l), log.child({ component: 'lag' }));
       const store = new RedisModelStore(redis, {
         prefix: config.redisKeyPrefix,
@@ -106,6 +107,7 @@ export class ScoringService {
         metrics: metrics.registry,
         logger: log,
         admin: { store, tokens: config.apiTokens, maxUploadBytes: config.maxUploadBytes },
+        plugins: [dashboardRoutes()],
       });
       service = new ScoringService({ config, log, redis, subscriber, store, kafka, admin, lag, sink, models, pipeline, consumer, metrics, http });
       return service;

@@ -29,6 +29,9 @@ declare module 'vitest' {
  * Servers this setup started are stopped at the end (set STACK_KEEP=1 to keep scripts/stack up).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Debian's chromium and prometheus for the dashboard and Prometheus tests; quick when present.
+  const tools = await run(`${repo}/scripts/test-tools`, [], { cwd: repo, maxBuffer: 16 * 1024 * 1024 });
+  process.stderr.write(tools.stderr);
   const { KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL } = process.env;
   let teardown = async (): Promise<void> => undefined;
   let servers: Servers;

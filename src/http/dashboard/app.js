@@ -97,7 +97,8 @@ function quantile(ref, now, key, q) {
 }
 
 function derive(now, ref) {
-  if (ref === undefined) return { t: now.t, lag: now.lag, memory: now.memory };
+  const memoryMiB = now.memory === undefined ? undefined : now.memory / 1048576;
+  if (ref === undefined) return { t: now.t, lag: now.lag, memoryMiB };
   const dt = now.t - ref.t;
   const batchInc = histogramIncrease(ref.batch, now.batch);
   return {
@@ -110,12 +111,11 @@ function derive(now, ref) {
     endToEnd99: quantile(ref, now, 'endToEnd', 0.99),
     scoring50: quantile(ref, now, 'scoring', 0.5),
     scoring99: quantile(ref, now, 'scoring', 0.99),
-    batch50: quantile(ref, now, 'batch', 0.5),
     batch99: quantile(ref, now, 'batch', 0.99),
     batchMean: batchInc !== undefined && batchInc.count > 0 ? batchInc.sum / batchInc.count : undefined,
     lag: now.lag,
     lagChange: now.lag !== undefined && ref.lag !== undefined ? (now.lag - ref.lag) / dt : undefined,
-    memory: now.memory,
+    memoryMiB,
   };
 }
 
@@ -279,15 +279,17 @@ function renderCharts() {
   );
   chart(
     'chart-batch',
+    // No median: batches are often a row or two, where interpolating inside the first bucket
+    // (0 to 1) gives fractions of a row.
     [
       ['mean', 'batchMean', 'var(--c-in)'],
-      ['p50', 'batch50', 'var(--c-p50)'],
       ['p99', 'batch99', 'var(--c-p99)'],
     ],
     formatNumber,
     { metric: M.batch, empty: 'no scoring calls yet' },
   );
-  chart('chart-memory', [['resident', 'memory', 'var(--c-mem)']], formatBytes, { metric: M.memory, area: true });
+  // In MiB, so that the axis steps are round numbers of MiB.
+  chart('chart-memory', [['resident', 'memoryMiB', 'var(--c-mem)']], (v) => formatBytes(v * 1048576), { metric: M.memory, area: true });
 }
 
 function renderModels() {
@@ -412,6 +414,8 @@ function renderDrift() {
   );
 }
 
+const STATE_LEVEL = { running: 'run', succeeded: 'ok', failed: 'bad', cancelled: 'warn', interrupted: 'warn' };
+
 function renderReplays() {
   const body = $('replay-body');
   const jobs = replayJobs(latest);
@@ -421,26 +425,30 @@ function renderReplays() {
   }
   body.replaceChildren(
     ...jobs.map((j) => {
-      const figures = Object.entries(j.figures)
-        .filter(([k]) => !/progress|ratio|fraction/.test(k))
-        .map(([k, v]) => h('span', { class: 'figure' }, h('span', { class: 'muted' }, k.replace(/_total$/, '').replace(/_/g, ' ')), ` ${formatFigure(k, v)}`));
-      const extra = Object.entries(j.labels).map(([k, v]) => h('span', { class: 'tag' }, `${k}: ${v}`));
+      const level = STATE_LEVEL[j.state];
+      const records = Object.entries(j.records)
+        .filter(([, v]) => v > 0)
+        .map(([kind, v]) => `${formatCount(v)} ${kind.replace(/_/g, ' ')}${v === 1 ? '' : 's'}`)
+        .join(' · ');
       return h(
         'tr',
-        { dataset: { job: j.job, progress: j.progress === undefined ? '' : String(j.progress) } },
-        h('td', {}, h('div', { class: 'job' }, j.job), ...extra),
-        h('td', { class: 'bar-cell' }, j.progress === undefined ? h('span', { class: 'muted' }, 'progress unknown') : [bar(j.progress, j.progress >= 1 ? 'ok' : undefined), h('span', { class: 'change' }, formatPercent(j.progress))]),
-        h('td', { class: 'figures' }, figures),
+        { dataset: { job: j.job, state: j.state ?? '', progress: j.progress === undefined ? '' : String(j.progress) } },
+        h('td', {}, h('div', { class: 'job' }, j.job), h('span', { class: `tag${level ? ` tag-${level}` : ''}` }, j.state ?? 'state unknown')),
+        h(
+          'td',
+          { class: 'bar-cell' },
+          j.progress === undefined ? h('span', { class: 'muted' }, 'progress unknown') : [bar(j.progress, j.state === 'succeeded' ? 'ok' : j.state === 'failed' ? 'bad' : undefined), h('span', { class: 'change' }, formatPercent(j.progress))],
+          h('div', { class: 'muted small' }, j.planned === undefined ? '' : `${formatCount(j.done)} of ${formatCount(j.planned)} offsets`),
+        ),
+        h(
+          'td',
+          { class: 'num' },
+          h('div', {}, j.state === 'running' ? formatRate(j.ratePerSecond) : '–'),
+          h('div', { class: 'muted small' }, j.state === 'running' && j.etaSeconds !== undefined ? `${formatSeconds(j.etaSeconds)} left` : records),
+        ),
       );
     }),
   );
-}
-
-function formatFigure(name, value) {
-  if (/seconds/.test(name)) return formatSeconds(value);
-  if (/bytes/.test(name)) return formatBytes(value);
-  if (/timestamp/.test(name)) return new Date(value * (value > 1e12 ? 1 : 1000)).toLocaleTimeString('en-GB', { hour12: false });
-  return Number.isInteger(value) ? formatCount(value) : formatNumber(value);
 }
 
 $('host').textContent = location.host;

@@ -25,9 +25,17 @@ export interface Histogram {
 
 export interface ReplayJob {
   job: string;
-  labels: Record<string, string>;
-  figures: Record<string, number>;
+  /** `pending`, `running`, `succeeded`, `failed`, `cancelled` or `interrupted`. */
+  state: string | undefined;
+  /** 0 to 1. */
   progress: number | undefined;
+  done: number | undefined;
+  planned: number | undefined;
+  ratePerSecond: number | undefined;
+  /** Undefined when unknown. */
+  etaSeconds: number | undefined;
+  /** Records written, by kind (`prediction`, `dead_letter`, `already_written`). */
+  records: Record<string, number>;
 }
 
 export function parseValue(text: string): number;

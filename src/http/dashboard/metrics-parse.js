@@ -225,57 +225,63 @@ export function histogramQuantile(q, buckets) {
   return start + (end - start) * ((rank - below) / inBucket);
 }
 
-const JOB_LABELS = ['job', 'job_id', 'id', 'replay', 'name'];
+/**
+ * The label naming a replay job. The service writes `job`; a Prometheus that scraped it renames
+ * that to `exported_job` (its own `job` is the scrape job).
+ */
+const JOB_LABELS = ['job', 'exported_job'];
+
+const REPLAY_FIGURES = {
+  kscore_replay_progress_ratio: 'ratio',
+  kscore_replay_offsets_done: 'done',
+  kscore_replay_offsets_planned: 'planned',
+  kscore_replay_rate_per_second: 'ratePerSecond',
+  kscore_replay_eta_seconds: 'etaSeconds',
+};
 
 /**
- * Replay jobs, from every `kscore_replay_*` series that carries a job label: one entry per job
- * with its figures by metric (the prefix stripped, values summed over other labels) and, when the
- * figures allow it, its progress from 0 to 1. Progress is taken from a `*progress*` or `*ratio*`
- * gauge, else from a done count over a total (`*_done|processed|scored|events*` over
- * `*_total|target|planned|expected*`).
- * @returns {{ job: string, labels: Record<string, string>, figures: Record<string, number>, progress: number | undefined }[]}
+ * Replay jobs, from the `kscore_replay_*` gauges (src/replay/metrics.ts), sorted by id: state (the
+ * `kscore_replay_state` series at 1), progress from 0 to 1 (the ratio, else done over planned),
+ * offsets done and planned, rate, time left (undefined when unknown) and records written by kind.
+ * @returns {{ job: string, state: string | undefined, progress: number | undefined, done: number | undefined, planned: number | undefined, ratePerSecond: number | undefined, etaSeconds: number | undefined, records: Record<string, number> }[]}
  */
 export function replayJobs(families) {
   const jobs = new Map();
-  for (const f of families.values()) {
-    if (!f.name.startsWith('kscore_replay_')) continue;
-    for (const s of f.samples) {
-      if (s.name.endsWith('_bucket') || s.name.endsWith('_created')) continue;
-      const key = JOB_LABELS.find((l) => s.labels[l] !== undefined);
-      if (key === undefined) continue;
-      const id = s.labels[key];
-      let job = jobs.get(id);
-      if (job === undefined) {
-        job = { job: id, labels: {}, figures: {}, progress: undefined };
-        jobs.set(id, job);
-      }
-      for (const [k, v] of Object.entries(s.labels)) if (k !== key && k !== 'le' && isDescriptive(k)) job.labels[k] = v;
-      const figure = s.name.slice('kscore_replay_'.length);
-      job.figures[figure] = (job.figures[figure] ?? 0) + s.value;
+  const jobOf = (s) => {
+    const key = JOB_LABELS.find((l) => s.labels[l] !== undefined && (l !== 'job' || !isScrapeJob(s)));
+    if (key === undefined) return undefined;
+    const id = s.labels[key];
+    let job = jobs.get(id);
+    if (job === undefined) {
+      job = { job: id, state: undefined, progress: undefined, done: undefined, planned: undefined, ratePerSecond: undefined, etaSeconds: undefined, records: {} };
+      jobs.set(id, job);
+    }
+    return job;
+  };
+  for (const [name, field] of Object.entries(REPLAY_FIGURES)) {
+    for (const s of samples(families, name)) {
+      const job = jobOf(s);
+      if (job !== undefined) job[field] = s.value;
     }
   }
-  for (const job of jobs.values()) job.progress = progressOf(job.figures);
+  for (const s of samples(families, 'kscore_replay_records')) {
+    const job = jobOf(s);
+    if (job !== undefined) job.records[s.labels.kind ?? ''] = s.value;
+  }
+  for (const s of samples(families, 'kscore_replay_state')) {
+    const job = jobOf(s);
+    if (job !== undefined && s.value === 1) job.state = s.labels.state;
+  }
+  for (const job of jobs.values()) {
+    job.progress = job.ratio ?? (job.planned > 0 && job.done !== undefined ? job.done / job.planned : undefined);
+    if (job.progress !== undefined) job.progress = Math.min(1, Math.max(0, job.progress));
+    delete job.ratio;
+    if (!(job.etaSeconds >= 0)) job.etaSeconds = undefined;
+  }
   return [...jobs.values()].sort((a, b) => a.job.localeCompare(b.job));
 }
 
-// Labels that say what a job is (shown beside it); per-partition or per-reason splits are not.
-function isDescriptive(label) {
-  return !['partition', 'reason', 'outcome', 'quantile'].includes(label);
-}
-
-function progressOf(figures) {
-  const names = Object.keys(figures);
-  const direct = names.find((n) => /progress|ratio|fraction/.test(n));
-  if (direct !== undefined) {
-    const v = figures[direct];
-    return clamp01(v > 1 && v <= 100 ? v / 100 : v);
-  }
-  const total = names.find((n) => /(^|_)(target|planned|expected|end)(_|$)|total_events|events_total_planned/.test(n));
-  const done = names.find((n) => n !== total && /(^|_)(done|processed|scored|replayed|events|messages)(_|$)/.test(n));
-  if (total === undefined || done === undefined || !(figures[total] > 0)) return undefined;
-  return clamp01(figures[done] / figures[total]);
-}
-
-function clamp01(v) {
-  return Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : undefined;
+// In series read through Prometheus, `job` is the scrape job and `exported_job` the replay's.
+function isScrapeJob(s) {
+  return s.labels.exported_job !== undefined;
 }
