@@ -5,6 +5,7 @@ import { demoCommand, demoHelp } from './commands/demo.js';
 import { model, modelHelp, UsageError } from './commands/model.js';
 import { predictions, predictionsHelp } from './commands/predictions.js';
 import { produce, produceHelp } from './commands/produce.js';
+import { replay, replayHelp } from './commands/replay.js';
 import { serve, serveHelp } from './commands/serve.js';
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
@@ -12,6 +13,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   produce: { run: produce, help: produceHelp },
   model: { run: model, help: modelHelp },
   predictions: { run: predictions, help: predictionsHelp },
+  replay: { run: replay, help: replayHelp },
   demo: { run: demoCommand, help: demoHelp },
   config: { run: config, help: configHelp },
 };

@@ -1,11 +1,9 @@
-import { Partitioners } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ensureTopics } from '../../src/kafka/client.js';
 import { logistic } from '../../src/modelgen/models.js';
 import { syntheticFeatures } from '../../src/producer/load-generator.js';
 import { RedisModelStore, registerModel } from '../../src/registry/index.js';
 import { eventually } from '../support/child.js';
-import { collect, kafkaFor, produceEvents, redisFor, testConfig } from '../support/harness.js';
+import { collect, produceEvents, redisFor, sendEvents, testConfig } from '../support/harness.js';
 import { startService } from '../support/service.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -42,19 +40,14 @@ describe('input drift and end-to-end latency metrics', () => {
     for (const f of model.features) expect(gauge(stable, 'kscore_feature_drift_psi', label(f))!).toBeLessThan(0.05);
 
     // 2,000 more events whose f0 only takes values in [0.5, 1): the window now holds only these.
-    const kafka = kafkaFor(config);
-    await ensureTopics(kafka, [config.featuresTopic], config.topicPartitions);
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
-    await producer.send({
-      topic: config.featuresTopic,
-      messages: Array.from({ length: 2000 }, (_, i) => {
+    await sendEvents(
+      config,
+      Array.from({ length: 2000 }, (_, i) => {
         const ev = syntheticFeatures(10_000 + i, model.features, 3);
         ev['f0'] = 0.75 + ev['f0']! / 4;
-        return { key: `s${i}`, value: JSON.stringify(ev) };
+        return { key: `s${i}`, value: ev };
       }),
-    });
-    await producer.disconnect();
+    );
 
     const shifted = await eventually(async () => {
       const text = await fetch(`${url}/metrics`).then((r) => r.text());

@@ -4,12 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Partitioners } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ensureTopics } from '../../src/kafka/client.js';
 import { RedisModelStore } from '../../src/registry/index.js';
 import { runCli } from '../support/child.js';
-import { collect, envFor, kafkaFor, redisFor, testConfig } from '../support/harness.js';
+import { collect, envFor, redisFor, sendEvents, testConfig } from '../support/harness.js';
 import { startService } from '../support/service.js';
 
 const run = promisify(execFile);
@@ -57,18 +55,10 @@ describe('models trained in scikit-learn', () => {
       expect(meta?.baseline?.[ref.features[0]!]?.shares?.length).toBe((meta?.baseline?.[ref.features[0]!]?.edges?.length ?? 0) + 1);
 
       await startService(config, cleanups);
-      const kafka = kafkaFor(config);
-      await ensureTopics(kafka, [config.featuresTopic], config.topicPartitions);
-      const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-      await producer.connect();
-      await producer.send({
-        topic: config.featuresTopic,
-        messages: ref.rows.map((row, i) => ({
-          key: `r${i}`,
-          value: JSON.stringify(Object.fromEntries(ref.features.map((f, j) => [f, row[j]]))),
-        })),
-      });
-      await producer.disconnect();
+      await sendEvents(
+        config,
+        ref.rows.map((row, i) => ({ key: `r${i}`, value: Object.fromEntries(ref.features.map((f, j) => [f, row[j]])) })),
+      );
 
       const got = await collect(config, [config.predictionsTopic], (all) => all.length >= ref.rows.length);
       expect(got).toHaveLength(ref.rows.length);

@@ -81,6 +81,19 @@ export async function produceEvents(config: Config, options: Omit<LoadOptions, '
   }
 }
 
+/** Sends hand-made events (key and JSON value) to the features topic. */
+export async function sendEvents(config: Config, events: readonly { key: string; value: object }[]): Promise<void> {
+  const kafka = kafkaFor(config);
+  await ensureTopics(kafka, [config.featuresTopic], config.topicPartitions);
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    await producer.send({ topic: config.featuresTopic, messages: events.map((e) => ({ key: e.key, value: JSON.stringify(e.value) })) });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
 export interface Collected {
   topic: string;
   partition: number;

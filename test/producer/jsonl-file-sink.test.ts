@@ -1,0 +1,37 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HEADERS } from '../../src/pipeline/types.js';
+import { JsonlFileSink, type JsonlRecord } from '../../src/producer/jsonl-file-sink.js';
+
+let dir: string | undefined;
+afterEach(async () => {
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+describe('the JSON Lines file sink', () => {
+  it('writes one line per prediction and dead letter, with where each event came from, appending', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kscore-jsonl-'));
+    const path = join(dir, 'out.jsonl');
+    const coords = (offset: string) => ({ [HEADERS.sourceTopic]: 'features', [HEADERS.sourcePartition]: '2', [HEADERS.sourceOffset]: offset });
+    const sink = await JsonlFileSink.open(path, 'preds', (p, o) => (p === '2' ? 1_700_000_000_000 + Number(o) : undefined));
+    await sink.send([
+      { topic: 'preds', key: Buffer.from('k1'), value: '{"model":"m","version":"3","score":0.25,"label":null,"probabilities":null}', headers: { [HEADERS.model]: 'm', ...coords('41') } },
+      { topic: 'dlq', key: null, value: Buffer.from('{"bad'), headers: { [HEADERS.dlqReason]: 'decode-error', [HEADERS.dlqDetail]: 'value is "not" JSON', ...coords('42') } },
+    ]);
+    await sink.send([{ topic: 'preds', key: Buffer.from('k3'), value: Buffer.from('{"model":"m","version":"3","score":null,"label":"1","probabilities":[0.4,0.6]}'), headers: coords('43') }]);
+    expect(sink.counts).toEqual({ predictions: 2, deadLetters: 1 });
+    await sink.close();
+
+    const lines = (await readFile(path, 'utf8')).split('\n');
+    expect(lines.pop()).toBe('');
+    const records = lines.map((l) => JSON.parse(l) as JsonlRecord);
+    expect(records).toEqual([
+      { topic: 'features', partition: 2, offset: 41, timestamp: 1_700_000_000_041, key: 'k1', model: 'm', version: '3', score: 0.25, label: null, probabilities: null },
+      { topic: 'features', partition: 2, offset: 42, timestamp: 1_700_000_000_042, key: null, deadLetter: { reason: 'decode-error', detail: 'value is "not" JSON' } },
+      { topic: 'features', partition: 2, offset: 43, timestamp: 1_700_000_000_043, key: 'k3', model: 'm', version: '3', score: null, label: '1', probabilities: [0.4, 0.6] },
+    ]);
+  });
+});
