@@ -16,7 +16,7 @@ if (!brokers || !input || !output || !group) throw new Error('usage: passthrough
 const log = pino({ level: 'warn' });
 const config = loadConfig({}, { kafkaBrokers: brokers });
 const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'bench-passthrough', logger: log });
-const sink = await KafkaSink.connect(kafka);
+const sink = await KafkaSink.connect(kafka, { idempotent: false });
 const consumer = new OnlineConsumer(
   kafka,
   {

@@ -22,8 +22,7 @@ import { loadConfig } from '../src/config/index.js';
 import { createKafka, ensureTopics } from '../src/kafka/client.js';
 import { logistic, treeEnsemble } from '../src/modelgen/models.js';
 import { LoadGenerator } from '../src/producer/load-generator.js';
-import { RedisModelStore, registerModel } from '../src/registry/index.js';
-import { connectRedis } from '../src/service/service.js';
+import { connectRedis, RedisModelStore, registerModel } from '../src/registry/index.js';
 import { provenance, repo, writeReport } from './lib.js';
 
 const N = Number(process.env['BENCH_EVENTS'] ?? 200_000);

@@ -22,8 +22,7 @@ import { loadConfig } from '../src/config/index.js';
 import { createKafka, ensureTopics } from '../src/kafka/client.js';
 import { logistic, treeEnsemble, type BuiltModel } from '../src/modelgen/models.js';
 import { LoadGenerator } from '../src/producer/load-generator.js';
-import { RedisModelStore, registerModel } from '../src/registry/index.js';
-import { connectRedis } from '../src/service/service.js';
+import { connectRedis, RedisModelStore, registerModel } from '../src/registry/index.js';
 import { ms, provenance, repo, summarize, writeReport } from './lib.js';
 
 const N = Number(process.env['BENCH_EVENTS'] ?? 100_000);

@@ -41,6 +41,7 @@ export const configSchema = z.object({
   modelStoreDir: z.string().min(1).default('.kscore/models').describe("Folder (shared by replicas) for model files over the inline limit."),
   modelInlineMaxBytes: positiveInt.default(16 * 1024 * 1024).describe("Model versions up to this size, in bytes, are kept in Redis; larger ones in the file store."),
   maxUploadBytes: positiveInt.default(256 * 1024 * 1024).describe("Largest model upload the admin API accepts, in bytes."),
+  replayOutputDir: z.string().min(1).default('.kscore/replays').describe("Folder under which replays started over HTTP may write file outputs."),
   apiTokens: z
     .string()
     .default('')
@@ -109,6 +110,7 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   modelStoreDir: 'KSCORE_MODEL_STORE_DIR',
   modelInlineMaxBytes: 'KSCORE_MODEL_INLINE_MAX_BYTES',
   maxUploadBytes: 'KSCORE_MAX_UPLOAD_BYTES',
+  replayOutputDir: 'KSCORE_REPLAY_OUTPUT_DIR',
   apiTokens: 'KSCORE_API_TOKENS',
   modelRefreshMs: 'KSCORE_MODEL_REFRESH_MS',
   commitIntervalMs: 'KSCORE_COMMIT_INTERVAL_MS',

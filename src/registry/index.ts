@@ -13,3 +13,4 @@ export type { RegistryRedis, RegistrySubscriber } from './redis-port.js';
 export { RedisModelStore, type RedisModelStoreOptions } from './redis-store.js';
 export { ModelFileStore } from './file-store.js';
 export { registerModel } from './register.js';
+export { connectRedis } from './redis-client.js';

@@ -6,7 +6,7 @@ import { ServiceError, errorMessage } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
 import { ScoringPipeline } from '../pipeline/pipeline.js';
 import type { Sink, SourceMessage } from '../pipeline/types.js';
-import { ChunkedKafkaSink } from '../producer/chunked-kafka-sink.js';
+import { KafkaSink } from '../producer/kafka-sink.js';
 import { JsonlFileSink } from '../producer/jsonl-file-sink.js';
 import { fixedModel, type ModelProvider } from '../scoring/model-manager.js';
 import { OnnxScorer } from '../scoring/onnx-scorer.js';
@@ -244,7 +244,7 @@ interface ThreadSink {
 async function threadSink(init: ThreadInit, kafka: Kafka, schemas: SchemaSource, context: Map<string, number | string | null>): Promise<ThreadSink> {
   const out = init.output;
   if (out.kind === 'topic') {
-    const s = await ChunkedKafkaSink.connect(kafka);
+    const s = await KafkaSink.connect(kafka);
     return {
       sink: s,
       encoder: init.outputFormat === 'avro' ? await AvroPredictionEncoder.create(schemas, `${out.topic}-value`) : jsonPredictionEncoder,

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -7,13 +7,15 @@ import type { Config } from '../config/index.js';
 import { OnlineConsumer } from '../consumer/online-consumer.js';
 import { errorMessage } from '../errors.js';
 import { dashboardRoutes } from '../http/dashboard.js';
+import { replayRoutes } from '../http/replay-routes.js';
+import { ReplayJobs } from '../replay/index.js';
 import { buildHttpServer, type Readiness } from '../http/server.js';
 import { createKafka, ensureTopics } from '../kafka/client.js';
 import { LagMonitor } from '../metrics/lag.js';
 import { ServiceMetrics } from '../metrics/metrics.js';
 import { ScoringPipeline } from '../pipeline/pipeline.js';
 import { KafkaSink } from '../producer/kafka-sink.js';
-import { ModelFileStore, RedisModelStore } from '../registry/index.js';
+import { ModelFileStore, RedisModelStore, connectRedis } from '../registry/index.js';
 import { ModelManager } from '../scoring/model-manager.js';
 import { OnnxScorer } from '../scoring/onnx-scorer.js';
 
@@ -28,19 +30,13 @@ interface ServiceDeps {
   kafka: Kafka;
   admin: Admin;
   lag: LagMonitor;
+  replays: ReplayJobs;
   sink: KafkaSink;
   models: ModelManager;
   pipeline: ScoringPipeline;
   consumer: OnlineConsumer;
   http: FastifyInstance;
   metrics: ServiceMetrics;
-}
-
-export function connectRedis(url: string, log: Logger): Redis {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true });
-  // Without a listener ioredis prints "Unhandled error event"; reconnecting is its own job.
-  redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'));
-  return redis;
 }
 
 /**
@@ -71,7 +67,8 @@ export class ScoringService {
       const schemas = confluentSchemaSource(config.schemaRegistryUrl);
       const decoder = eventDecoderFor(config.inputFormat, schemas);
       const encoder = await predictionEncoderFor(config, schemas);
-      sink = await KafkaSink.connect(kafka);
+      // Online delivery is at-least-once already; without idempotence requests may overlap.
+      sink = await KafkaSink.connect(kafka, { idempotent: false });
       const metrics = new ServiceMetrics(config.driftWindow, config.featuresTopic);
       const lag = new LagMonitor(admin, config.groupId, config.featuresTopic, (l) => metrics.setLag(l), log.child({ component: 'lag' }));
       const store = new RedisModelStore(redis, {
@@ -101,15 +98,16 @@ export class ScoringService {
         },
         log.child({ component: 'consumer', topic: config.featuresTopic }),
       );
+      const replays = await ReplayJobs.create(config, log, { register: metrics.registry, redis });
       let service: ScoringService | undefined;
       const http = await buildHttpServer({
         readiness: () => service!.readiness(),
         metrics: metrics.registry,
         logger: log,
         admin: { store, tokens: config.apiTokens, maxUploadBytes: config.maxUploadBytes },
-        plugins: [dashboardRoutes()],
+        plugins: [dashboardRoutes(), replayRoutes({ jobs: replays, outputDir: config.replayOutputDir })],
       });
-      service = new ScoringService({ config, log, redis, subscriber, store, kafka, admin, lag, sink, models, pipeline, consumer, metrics, http });
+      service = new ScoringService({ config, log, redis, subscriber, store, kafka, admin, lag, replays, sink, models, pipeline, consumer, metrics, http });
       return service;
     } catch (err) {
       await sink?.close().catch(() => undefined);
@@ -176,7 +174,7 @@ export class ScoringService {
   }
 
   private async doClose(): Promise<void> {
-    const { config, log, models, consumer, sink, redis, subscriber, http, pipeline, lag, admin } = this.deps;
+    const { config, log, models, consumer, sink, redis, subscriber, http, pipeline, lag, admin, replays } = this.deps;
     this.state = 'draining';
     const step = async (name: string, fn: () => Promise<unknown> | unknown): Promise<void> => {
       try {
@@ -190,6 +188,8 @@ export class ScoringService {
       lag.stop();
       await step('consumer', () => consumer.stop());
       await step('pipeline', () => pipeline.drained());
+      // Running replays stop after their batches in flight and can be resumed (state interrupted).
+      await step('replays', () => replays.close());
       await step('producer', () => sink.close());
       await step('admin', () => admin.disconnect());
       await step('models', () => models.releaseAll());

@@ -1,10 +1,11 @@
+import { connectRedis } from '../../registry/index.js';
 import { Partitioners } from 'kafkajs';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { confluentSchemaSource } from '../../codec/index.js';
 import { createKafka, ensureTopics } from '../../kafka/client.js';
 import { LoadGenerator } from '../../producer/load-generator.js';
-import { ScoringService, connectRedis } from '../../service/service.js';
+import { ScoringService } from '../../service/service.js';
 import { connectionFlags, connectionOverrides, makeContext } from '../context.js';
 import { demo as registerDemoModel, storeFor } from './model.js';
 

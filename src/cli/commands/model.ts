@@ -3,8 +3,7 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildModel, type ModelKind } from '../../modelgen/models.js';
 import { readMetadataProps } from '../../modelgen/onnx-writer.js';
-import { ModelFileStore, RedisModelStore, registerModel, type ModelVersionMeta, type NewModelVersion } from '../../registry/index.js';
-import { connectRedis } from '../../service/service.js';
+import { connectRedis, ModelFileStore, type ModelVersionMeta, type NewModelVersion, RedisModelStore, registerModel } from '../../registry/index.js';
 import type { OutputMapping } from '../../scoring/types.js';
 import { connectionFlags, connectionOverrides, makeContext, type CommandContext } from '../context.js';
 

@@ -1,7 +1,7 @@
 import type { Kafka, ProducerBatch } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { OutputMessage } from '../../src/pipeline/types.js';
-import { ChunkedKafkaSink, approximateSize } from '../../src/producer/chunked-kafka-sink.js';
+import { KafkaSink, approximateSize } from '../../src/producer/kafka-sink.js';
 
 /** A Kafka client whose producer records what it is asked to send. */
 function fakeKafka(): { kafka: Kafka; batches: ProducerBatch[]; options: unknown[] } {
@@ -24,7 +24,7 @@ const message = (topic: string, bytes: number): OutputMessage => ({ topic, key: 
 describe('the chunked Kafka sink', () => {
   it('splits a large send into requests under the limit, keeping order, and counts per topic', async () => {
     const { kafka, batches, options } = fakeKafka();
-    const sink = await ChunkedKafkaSink.connect(kafka, { maxRequestBytes: 1000 });
+    const sink = await KafkaSink.connect(kafka, { maxRequestBytes: 1000 });
     expect(options[0]).toMatchObject({ idempotent: true, maxInFlightRequests: 1 });
     const messages = Array.from({ length: 10 }, (_, i) => message(i === 4 ? 'dlq' : 'preds', 300));
     await sink.send(messages);
@@ -41,7 +41,7 @@ describe('the chunked Kafka sink', () => {
 
   it('also caps the messages per request (kafkajs groups them in quadratic time)', async () => {
     const { kafka, batches } = fakeKafka();
-    const sink = await ChunkedKafkaSink.connect(kafka, { maxRequestMessages: 4, idempotent: false });
+    const sink = await KafkaSink.connect(kafka, { maxRequestMessages: 4, idempotent: false });
     await sink.send(Array.from({ length: 10 }, () => message('preds', 10)));
     expect(batches.map((b) => b.topicMessages![0]!.messages.length)).toEqual([4, 4, 2]);
   });
