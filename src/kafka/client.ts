@@ -1,6 +1,8 @@
 import { Kafka, logLevel as KafkaLogLevel, type ITopicConfig, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 
+const TRANSIENT = /coordinator is not available|coordinator is loading|not the leader for that topic-partition|There is no leader for this topic-partition/i;
+
 /** One kafkajs client whose log lines go to the service's structured logger. */
 export function createKafka(options: { brokers: readonly string[]; clientId: string; logger: Logger }): Kafka {
   const log = options.logger.child({ component: 'kafkajs' });
@@ -13,7 +15,10 @@ export function createKafka(options: { brokers: readonly string[]; clientId: str
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        if (level <= KafkaLogLevel.ERROR) log.error(rest, message);
+        // kafkajs logs these at ERROR while a coordinator starts, then retries and succeeds.
+        const transient = typeof rest['error'] === 'string' && TRANSIENT.test(rest['error']);
+        if (transient) log.debug(rest, message);
+        else if (level <= KafkaLogLevel.ERROR) log.error(rest, message);
         else if (level === KafkaLogLevel.WARN) log.warn(rest, message);
         else log.debug(rest, message);
       },
