@@ -55,3 +55,56 @@ export function writeReport(name: string, json: object, markdown: string): void 
 export function ms(x: number): string {
   return Number.isFinite(x) ? x.toFixed(1) : '-';
 }
+
+/** The part of a kafkajs client the latency probe uses. */
+interface ProbeKafka {
+  consumer(options: { groupId: string; maxWaitTimeInMs: number }): import('kafkajs').Consumer;
+}
+
+export interface LatencyProbe {
+  /** Produce timestamp (ms) of each event, by key. */
+  readonly produced: Map<string, number>;
+  /** Arrival time (ms) of each prediction, by key. */
+  readonly arrived: Map<string, number>;
+  /** End-to-end latency of every event with both, with its produce time. */
+  latencies(): { produced: number; latency: number }[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A separate consumer of both the events and the predictions: end-to-end latency is a
+ * prediction's arrival minus its event's produce timestamp, matched by key. It never commits, so
+ * no commit stalls its own fetch loop.
+ */
+export async function startLatencyProbe(kafka: ProbeKafka, input: string, output: string, groupId: string): Promise<LatencyProbe> {
+  const produced = new Map<string, number>();
+  const arrived = new Map<string, number>();
+  const reader = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
+  await reader.connect();
+  await reader.subscribe({ topics: [input, output], fromBeginning: true });
+  await reader.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: 6,
+    eachBatch: async ({ batch }) => {
+      const now = Date.now();
+      for (const m of batch.messages) {
+        const key = m.key!.toString();
+        if (batch.topic === input) produced.set(key, Number(m.timestamp));
+        else if (!arrived.has(key)) arrived.set(key, now);
+      }
+    },
+  });
+  return {
+    produced,
+    arrived,
+    latencies: () => {
+      const out: { produced: number; latency: number }[] = [];
+      for (const [key, at] of arrived) {
+        const p = produced.get(key);
+        if (p !== undefined) out.push({ produced: p, latency: at - p });
+      }
+      return out;
+    },
+    stop: () => reader.disconnect(),
+  };
+}

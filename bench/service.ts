@@ -23,7 +23,7 @@ import { createKafka, ensureTopics } from '../src/kafka/client.js';
 import { logistic, treeEnsemble, type BuiltModel } from '../src/modelgen/models.js';
 import { LoadGenerator } from '../src/producer/load-generator.js';
 import { connectRedis, RedisModelStore, registerModel } from '../src/registry/index.js';
-import { ms, provenance, repo, summarize, writeReport } from './lib.js';
+import { ms, provenance, repo, startLatencyProbe, summarize, writeReport } from './lib.js';
 
 const N = Number(process.env['BENCH_EVENTS'] ?? 100_000);
 const LATENCY_SECONDS = Number(process.env['BENCH_LATENCY_SECONDS'] ?? 15);
@@ -143,24 +143,7 @@ async function latencyAt(rate: number, modelName: string, features: readonly str
   await ensureTopics(kafka, [input], PARTITIONS);
   const svc = await startService(input, modelName, `lat${rate}`);
   await waitReady(svc.port);
-  const produced = new Map<string, number>();
-  const arrived = new Map<string, number>();
-  const reader = kafka.consumer({ groupId: `bench-${run}-reader${rate}`, maxWaitTimeInMs: 100 });
-  await reader.connect();
-  await reader.subscribe({ topics: [input, svc.output], fromBeginning: true });
-  // The probe never commits: a synchronous commit would stall its own fetch loop and its figures.
-  await reader.run({
-    autoCommit: false,
-    partitionsConsumedConcurrently: 6,
-    eachBatch: async ({ batch }) => {
-      const now = Date.now();
-      for (const m of batch.messages) {
-        const key = m.key!.toString();
-        if (batch.topic === input) produced.set(key, Number(m.timestamp));
-        else arrived.set(key, now);
-      }
-    },
-  });
+  const probe = await startLatencyProbe(kafka, input, svc.output, `bench-${run}-reader${rate}`);
   await sleep(2000);
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
@@ -169,15 +152,15 @@ async function latencyAt(rate: number, modelName: string, features: readonly str
   }).run();
   await producer.disconnect();
   const deadline = Date.now() + 60_000;
-  while ((arrived.size < sent || produced.size < sent) && Date.now() < deadline) await sleep(100);
-  await reader.disconnect();
+  while ((probe.arrived.size < sent || probe.produced.size < sent) && Date.now() < deadline) await sleep(100);
+  await probe.stop();
   await stop(svc.proc);
   // Leave out the first 2 s (connections warming up).
   const warm = Math.min(sent, rate * 2);
   const latencies: number[] = [];
   for (let i = warm; i < sent; i++) {
-    const a = arrived.get(`k${i}`);
-    const p = produced.get(`k${i}`);
+    const a = probe.arrived.get(`k${i}`);
+    const p = probe.produced.get(`k${i}`);
     if (a !== undefined && p !== undefined) latencies.push(a - p);
   }
   return summarize(latencies);
@@ -192,6 +175,22 @@ async function waitReady(port: number): Promise<void> {
   }
   throw new Error(`service on ${port} not ready`);
 }
+
+/** What profiles of this machine showed when the targets were missed (docs/replay.md has the figures). */
+const WHY_MISSED = `
+## Why a target is missed
+
+- **Throughput.** Everything shares two cores with the broker, and the service is CPU-bound. Most of
+  the gap to the pass-through copy is kafkajs' produce path for the five headers every prediction
+  carries: kafkajs allocates a zeroed 512-byte buffer per header, and a prediction record costs about
+  12 µs to produce with them against about 3 µs without (measured for replay, docs/bench-replay.md).
+  JSON.parse of a 32-feature event adds about 5 µs. Scoring itself is under 1 µs an event at these
+  batch sizes. On Avro the gap is wider because the pass-through copy of small Avro values is so cheap.
+- **p99 latency at 1,000 events/s.** The median is a few milliseconds; the tail comes from work that
+  stalls the kafkajs fetch loop for ~10 ms at a time: its synchronous group heartbeat (Kafka 4's group
+  coordinator answers after its append linger) and garbage collection. Offset commits were taken off
+  that loop (KSCORE_COMMIT_INTERVAL_MS), which brought the median from ~17 ms to a few ms.
+`;
 
 async function main(): Promise<void> {
   const small = logistic(32, 1);
@@ -279,7 +278,7 @@ ${lat}
 | --- | ---: | --- |
 | online throughput ≥ 0.9 × pass-through (logistic, JSON) | ${ratio.toFixed(2)} | ${ratio >= 0.9 ? 'yes' : '**no**'} |
 | p99 at 1,000 events/s < 10 ms | ${ms(p99At1000)} ms | ${p99At1000 < 10 ? 'yes' : '**no**'} |
-`;
+${ratio >= 0.9 && p99At1000 < 10 ? '' : WHY_MISSED}`;
   writeReport('bench-service', result, md);
   process.stdout.write(md);
 }

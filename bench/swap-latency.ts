@@ -20,7 +20,7 @@ import { connectRedis, RedisModelStore, registerModel } from '../src/registry/in
 import { createKafka } from '../src/kafka/client.js';
 import { pino } from 'pino';
 import { spawn } from 'node:child_process';
-import { ms, provenance, repo, summarize, writeReport } from './lib.js';
+import { ms, provenance, repo, startLatencyProbe, summarize, writeReport } from './lib.js';
 
 const RATE = Number(process.env['BENCH_RATE'] ?? 1000);
 const STEADY_S = 15;
@@ -68,22 +68,7 @@ async function main(): Promise<void> {
   };
   const service = spawn(process.execPath, [`${repo}/bin/kscore.js`, 'serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
 
-  // The latency probe: a separate consumer of the predictions.
-  const latencies: { produced: number; latency: number }[] = [];
-  const reader = kafka.consumer({ groupId: `bench-reader-${id}`, maxWaitTimeInMs: 20 });
-  await reader.connect();
-  await reader.subscribe({ topic: config.predictionsTopic, fromBeginning: true });
-  // The probe never commits: a synchronous commit would stall its own fetch loop and its figures.
-  await reader.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      const now = Date.now();
-      for (const m of batch.messages) {
-        const produced = Number(m.headers?.['bench-produced']?.toString() ?? m.timestamp);
-        latencies.push({ produced, latency: now - produced });
-      }
-    },
-  });
+  const probe = await startLatencyProbe(kafka, config.featuresTopic, config.predictionsTopic, `bench-reader-${id}`);
 
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
@@ -107,7 +92,8 @@ async function main(): Promise<void> {
   }
   const { sent } = await producing;
   const deadline = Date.now() + 30_000;
-  while (latencies.length < sent && Date.now() < deadline) await sleep(100);
+  while ((probe.arrived.size < sent || probe.produced.size < sent) && Date.now() < deadline) await sleep(100);
+  const latencies = probe.latencies();
 
   // Steady: after a 3 s warm-up, before the first swap. During: within the window after each swap.
   const steady = latencies.filter((l) => l.produced >= start + 3000 && l.produced < swaps[0]!).map((l) => l.latency);
@@ -131,7 +117,8 @@ Command: \`scripts/stack up && npm run bench:swap\` (${result.date}, commit ${re
 
 One \`kscore serve\` process, ${RATE} JSON events/s on 3 partitions; the production alias flips between a
 logistic regression and an MLP (32 features) ${SWAPS} times, every ${SWAP_EVERY_S} s. End-to-end latency is
-measured by a separate consumer of the predictions: arrival time minus the event's produce time.
+measured by a separate consumer of the events and the predictions: a prediction's arrival time minus
+its event's produce timestamp.
 "During a swap" counts events produced within ${SWAP_WINDOW_MS} ms after a promotion.
 
 | phase | events | p50 ms | p99 ms | p99.9 ms | max ms |
@@ -146,7 +133,7 @@ p99 during a swap / p99 steady: **${result.p99Ratio.toFixed(2)}**. ${sent} event
 
   service.kill('SIGTERM');
   await new Promise((r) => service.once('exit', r));
-  await Promise.all([reader.disconnect(), producer.disconnect()]);
+  await Promise.all([probe.stop(), producer.disconnect()]);
   const admin = kafka.admin();
   await admin.connect();
   await admin.deleteTopics({ topics: [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic] }).catch(() => undefined);
