@@ -10,7 +10,7 @@ export type {
   TrafficSplit,
 } from './types.js';
 export type { RegistryRedis, RegistrySubscriber } from './redis-port.js';
-export { RedisModelStore, type RedisModelStoreOptions } from './redis-store.js';
+export { RedisModelStore, versionMeta, type RedisModelStoreOptions } from './redis-store.js';
 export { ModelFileStore } from './file-store.js';
 export { registerModel } from './register.js';
 export { connectRedis } from './redis-client.js';

@@ -3,7 +3,7 @@ import { ModelError, TransientError } from '../errors.js';
 import type { OutputMapping } from '../scoring/types.js';
 import type { ModelFileStore } from './file-store.js';
 import type { RegistryRedis, RegistryRedisTransaction } from './redis-port.js';
-import type { AuditEntry, ModelArtifact, ModelStore, ModelVersionMeta, NewModelVersion, Routing, TrafficSplit } from './types.js';
+import type { AuditEntry, ModelArtifact, ModelStorage, ModelStore, ModelVersionMeta, NewModelVersion, Routing, TrafficSplit } from './types.js';
 
 export interface RedisModelStoreOptions {
   /** Prefix of every key. */
@@ -11,6 +11,36 @@ export interface RedisModelStoreOptions {
   /** Versions larger than this many bytes go to the file store. */
   inlineMaxBytes?: number;
   fileStore?: ModelFileStore;
+}
+
+/** The metadata of a new version, as every store records it. */
+export function versionMeta(
+  name: string,
+  version: string,
+  sha256: string,
+  input: NewModelVersion & { outputs: OutputMapping; inputName: string; inputShape: readonly (number | string)[] },
+  actor: string,
+  storage: ModelStorage,
+): ModelVersionMeta {
+  return {
+    name,
+    version,
+    sha256,
+    size: input.bytes.length,
+    createdAt: new Date().toISOString(),
+    createdBy: actor,
+    description: input.description ?? '',
+    features: [...input.features],
+    inputSchema: {
+      name: input.inputName,
+      shape: [...input.inputShape],
+      features: input.features.map((f) => ({ name: f, type: 'float32' as const })),
+    },
+    outputs: input.outputs,
+    storage,
+    ...(input.metrics === undefined ? {} : { metrics: input.metrics }),
+    ...(input.baseline === undefined ? {} : { baseline: input.baseline }),
+  };
 }
 
 /** Atomically moves an alias back one step in its history. KEYS: history, aliases. ARGV: alias. */
@@ -71,25 +101,7 @@ export class RedisModelStore implements ModelStore {
       throw new ModelError('MODEL_TOO_LARGE', `the model is ${input.bytes.length} bytes, over the inline limit, and no file store is set`);
     }
     const storage = inline ? ({ kind: 'inline' } as const) : { kind: 'file' as const, path: await this.fileStore!.write(name, version, sha256, input.bytes) };
-    const meta: ModelVersionMeta = {
-      name,
-      version,
-      sha256,
-      size: input.bytes.length,
-      createdAt: new Date().toISOString(),
-      createdBy: actor,
-      description: input.description ?? '',
-      features: [...input.features],
-      inputSchema: {
-        name: input.inputName,
-        shape: [...input.inputShape],
-        features: input.features.map((f) => ({ name: f, type: 'float32' as const })),
-      },
-      outputs: input.outputs,
-      storage,
-      ...(input.metrics === undefined ? {} : { metrics: input.metrics }),
-      ...(input.baseline === undefined ? {} : { baseline: input.baseline }),
-    };
+    const meta = versionMeta(name, version, sha256, input, actor, storage);
     const fields: (string | Buffer)[] = ['meta', JSON.stringify(meta)];
     if (inline) fields.push('bytes', input.bytes);
     const tx = this.redis

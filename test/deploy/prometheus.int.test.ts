@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { histogramQuantile, parseValue } from '../../src/http/dashboard/metrics-parse.js';
 import { logistic } from '../../src/modelgen/models.js';
@@ -8,15 +8,13 @@ import { produceEvents, redisFor, testConfig } from '../support/harness.js';
 import { startService } from '../support/service.js';
 import { settledLag } from '../http/dashboard-service.js';
 import { GRAFANA_DASHBOARD, shippedConfigFor, startPrometheus, type PromSample, type RunningPrometheus } from './prometheus.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
 // A real Prometheus (Debian's), configured from deploy/prometheus/, scrapes a real service: the
 // figures it stores are the service's, the shipped alert rules evaluate cleanly against them, and
 // every query of the Grafana dashboard is valid PromQL that finds the service's series.
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 const N = 2000;
 const BAD_EVERY = 50;

@@ -1,14 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
 import { HEADERS } from '../../src/pipeline/types.js';
 import { eventually } from '../support/child.js';
 import { collect, header, produceEvents, testConfig } from '../support/harness.js';
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS, startService } from '../support/service.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 function api(base: string, token?: string) {
   return async (method: string, path: string, body?: Buffer | object, query = ''): Promise<{ status: number; json: any }> => {

@@ -1,3 +1,4 @@
+import { versionMeta } from '../../src/registry/index.js';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -77,25 +78,7 @@ class MemoryModelStore implements ModelStore {
     const m = this.model(name);
     const version = String(++m.seq);
     const sha256 = createHash('sha256').update(input.bytes).digest('hex');
-    const meta: ModelVersionMeta = {
-      name,
-      version,
-      sha256,
-      size: input.bytes.length,
-      createdAt: new Date().toISOString(),
-      createdBy: actor,
-      description: input.description ?? '',
-      features: [...input.features],
-      inputSchema: {
-        name: input.inputName,
-        shape: [...input.inputShape],
-        features: input.features.map((f) => ({ name: f, type: 'float32' as const })),
-      },
-      outputs: input.outputs,
-      storage: { kind: 'inline' },
-      ...(input.metrics === undefined ? {} : { metrics: input.metrics }),
-      ...(input.baseline === undefined ? {} : { baseline: input.baseline }),
-    };
+    const meta = versionMeta(name, version, sha256, input, actor, { kind: 'inline' });
     m.data.set(version, { meta: JSON.stringify(meta), bytes: Buffer.from(input.bytes) });
     m.versions.push(version);
     this.audited({ actor, action: 'register', model: name, version, detail: `sha256 ${sha256}, ${meta.size} bytes` });

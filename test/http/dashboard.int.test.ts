@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,15 +13,13 @@ import { eventually } from '../support/child.js';
 import { deleteTopics, produceEvents, redisFor, testConfig, testLog } from '../support/harness.js';
 import { foreignOrigins, openBrowser, scrapes, waitForScrapes, type OpenBrowser } from './dashboard-browser.js';
 import { serviceMetrics, settledLag } from './dashboard-service.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
 // The dashboard of a real service (Kafka, Redis and the schema registry from the test setup), in
 // headless Chromium: the figures it shows are the service's, it follows the service without a
 // reload, and it asks nothing of any other host. Set UPDATE_SCREENSHOT=1 to write docs/dashboard.png.
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 const BAD_EVERY = 40;
 const RATE = 400;

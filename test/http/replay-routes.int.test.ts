@@ -1,14 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
 import { HEADERS } from '../../src/pipeline/types.js';
 import { eventually } from '../support/child.js';
 import { collect, header, produceEvents, testConfig } from '../support/harness.js';
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS, register, startService } from '../support/service.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 describe('replay jobs over the admin API', () => {
   it('starts a replay of an offset range, reports its progress, and enforces tokens and the output folder', async () => {

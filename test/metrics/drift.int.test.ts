@@ -1,15 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
 import { syntheticFeatures } from '../../src/producer/load-generator.js';
 import { RedisModelStore, registerModel } from '../../src/registry/index.js';
 import { eventually } from '../support/child.js';
 import { collect, produceEvents, redisFor, sendEvents, testConfig } from '../support/harness.js';
 import { startService } from '../support/service.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 function gauge(text: string, name: string, labels: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));

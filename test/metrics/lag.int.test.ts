@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
 import type { ScoringService } from '../../src/service/service.js';
 import { eventually } from '../support/child.js';
@@ -9,13 +9,11 @@ import { collect, deleteTopics, produceEvents, testConfig, testLog } from '../su
 import { register } from '../support/service.js';
 import { ScoringService as Service } from '../../src/service/service.js';
 import type { Config } from '../../src/config/index.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 /** Lag per partition as Kafka's own ConsumerGroupCommand reports it. */
 async function kafkaToolLag(config: Config): Promise<Map<number, number>> {

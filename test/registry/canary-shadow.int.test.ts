@@ -1,15 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
 import { HEADERS } from '../../src/pipeline/types.js';
 import { RedisModelStore } from '../../src/registry/index.js';
 import { eventually } from '../support/child.js';
 import { collect, header, produceEvents, redisFor, testConfig } from '../support/harness.js';
 import { register, startService } from '../support/service.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 describe('canary split and shadow scoring', () => {
   it('sends a stable, deterministic share of keys to the canary, within 2 points on 10,000 keys', async () => {

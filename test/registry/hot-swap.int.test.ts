@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { logistic, type BuiltModel } from '../../src/modelgen/models.js';
 import { HEADERS } from '../../src/pipeline/types.js';
 import { syntheticFeatures } from '../../src/producer/load-generator.js';
@@ -6,11 +6,9 @@ import { RedisModelStore } from '../../src/registry/index.js';
 import { eventually, freePort, runCli, type Child } from '../support/child.js';
 import { collect, deleteTopics, envFor, header, produceEvents, redisFor, testConfig } from '../support/harness.js';
 import { register } from '../support/service.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 async function metricsOf(port: number): Promise<string> {
   return fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());

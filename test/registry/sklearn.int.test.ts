@@ -4,18 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisModelStore } from '../../src/registry/index.js';
 import { runCli } from '../support/child.js';
 import { collect, envFor, redisFor, sendEvents, testConfig } from '../support/harness.js';
 import { startService } from '../support/service.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 interface Reference {
   features: string[];

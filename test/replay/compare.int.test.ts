@@ -1,18 +1,16 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { logistic, regressor, type BuiltModel } from '../../src/modelgen/models.js';
 import { syntheticFeatures } from '../../src/producer/load-generator.js';
 import type { CompareReport } from '../../src/replay/types.js';
 import { runCli } from '../support/child.js';
 import { envFor, testConfig } from '../support/harness.js';
 import { dropKeys, dropTopics, openJobs, produce, register } from './helpers.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 const SEED = 6;
 const M = 4000;

@@ -1,14 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
 import { ScoringService } from '../../src/service/service.js';
 import { eventually } from '../support/child.js';
 import { kafkaFor, produceEvents, testConfig, testLog } from '../support/harness.js';
 import { count, dropKeys, dropTopics, openJobs, readExactly, register } from './helpers.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 describe('a replay beside the online service', () => {
   it("leaves the online group's committed offsets and membership untouched, and its own groups gone", async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
 import { HEADERS } from '../../src/pipeline/types.js';
 import { LoadGenerator } from '../../src/producer/load-generator.js';
@@ -10,11 +10,9 @@ import type { JsonlRecord } from '../../src/producer/jsonl-file-sink.js';
 import { RedisModelStore } from '../../src/registry/index.js';
 import { header, produceEvents, redisFor, testConfig } from '../support/harness.js';
 import { coordinates, dropKeys, dropTopics, ends, keyIndex, openJobs, produce, readExactly, register, rowsOf } from './helpers.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 describe('replay over an exact range, against real Kafka and Redis', () => {
   it('scores exactly [from, to) of the chosen partitions: each record once, predictions or dead letters, none outside', async () => {

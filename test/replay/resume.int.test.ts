@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/index.js';
 import { logistic } from '../../src/modelgen/models.js';
 import type { JsonlRecord } from '../../src/producer/jsonl-file-sink.js';
@@ -10,21 +10,11 @@ import type { ReplayParamsInput, ReplayStatus } from '../../src/replay/types.js'
 import { eventually, runCli, type Child } from '../support/child.js';
 import { envFor, produceEvents, redisFor, testConfig } from '../support/harness.js';
 import { coordinates, count, dropKeys, dropTopics, openJobs, readExactly, register } from './helpers.js';
+import { cleanupAfterEach, killAtCleanup } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
-function track(child: Child): Child {
-  cleanups.push(async () => {
-    if (child.proc.exitCode === null && child.proc.signalCode === null) {
-      child.proc.kill('SIGKILL');
-      await child.exited;
-    }
-  });
-  return child;
-}
+const track = (child: Child): Child => killAtCleanup(cleanups, child);
 
 async function status(config: Config, id: string): Promise<ReplayStatus> {
   const redis = redisFor(config);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../../src/config/index.js';
 import { logistic, treeEnsemble, type BuiltModel } from '../../src/modelgen/models.js';
@@ -7,11 +7,9 @@ import { LoadGenerator, syntheticFeatures } from '../../src/producer/load-genera
 import { RedisModelStore, registerModel } from '../../src/registry/index.js';
 import { ScoringService } from '../../src/service/service.js';
 import { collect, deleteTopics, header, produceEvents, redisFor, testConfig, testLog } from '../support/harness.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 async function startService(config: Config, model: BuiltModel): Promise<ScoringService> {
   const redis = redisFor(config);

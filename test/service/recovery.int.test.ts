@@ -1,24 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
 import { HEADERS } from '../../src/pipeline/types.js';
 import { RedisModelStore, registerModel } from '../../src/registry/index.js';
 import { eventually, freePort, runCli, type Child } from '../support/child.js';
 import { collect, deleteTopics, envFor, header, produceEvents, redisFor, testConfig } from '../support/harness.js';
+import { cleanupAfterEach, killAtCleanup } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
-function track(child: Child): Child {
-  cleanups.push(async () => {
-    if (child.proc.exitCode === null && child.proc.signalCode === null) {
-      child.proc.kill('SIGKILL');
-      await child.exited;
-    }
-  });
-  return child;
-}
+const track = (child: Child): Child => killAtCleanup(cleanups, child);
 
 async function readyz(port: number): Promise<{ status: number; body: { ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> } }> {
   const res = await fetch(`http://127.0.0.1:${port}/readyz`);
