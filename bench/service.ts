@@ -183,10 +183,13 @@ const WHY_MISSED = `
 
 - **Throughput.** Everything shares two cores with the broker, and the service is CPU-bound. Most of
   the gap to the pass-through copy is kafkajs' produce path for the five headers every prediction
-  carries: kafkajs allocates a zeroed 512-byte buffer per header, and a prediction record costs about
-  12 µs to produce with them against about 3 µs without (measured for replay, docs/bench-replay.md).
-  JSON.parse of a 32-feature event adds about 5 µs. Scoring itself is under 1 µs an event at these
-  batch sizes. On Avro the gap is wider because the pass-through copy of small Avro values is so cheap.
+  carries: a prediction record costs about 12 µs to produce with them against about 3 µs without
+  (measured for replay, docs/bench-replay.md). Giving kafkajs' header and record encoders
+  right-sized buffers instead of 512-byte ones was tried and made no measurable difference, so the
+  cost is in its per-header encoding path as a whole. JSON.parse of a 32-feature event adds about
+  5 µs. Scoring itself is under 1 µs an event at these batch sizes. On Avro the gap is wider because
+  the pass-through copy of small Avro values is so cheap. Closing it would take fewer (combined)
+  source headers or another Kafka client.
 - **p99 latency at 1,000 events/s.** The median is a few milliseconds; the tail comes from work that
   stalls the kafkajs fetch loop for ~10 ms at a time: its synchronous group heartbeat (Kafka 4's group
   coordinator answers after its append linger) and garbage collection. Offset commits were taken off
