@@ -70,9 +70,10 @@ export class KafkaSink implements Sink {
       list.push(m);
       bytes += size;
       count++;
-      this.written.set(m.topic, (this.written.get(m.topic) ?? 0) + 1);
     }
     requests.push(current);
+    // Counted per topic and request, not per message: this runs on every batch.
+    for (const r of requests) for (const [topic, list] of r) this.written.set(topic, (this.written.get(topic) ?? 0) + list.length);
     await Promise.all(
       requests.map((r) =>
         this.producer.sendBatch({
@@ -97,9 +98,16 @@ export class KafkaSink implements Sink {
 /** Bytes a message takes in a record batch, near enough (lengths plus varint overhead). */
 export function approximateSize(m: OutputMessage): number {
   let size = 24 + (m.key?.length ?? 0) + Buffer.byteLength(m.value);
-  for (const [k, v] of Object.entries(m.headers)) {
+  // for..in: no entries array per message on the hot path.
+  for (const k in m.headers) {
+    const v = m.headers[k];
     if (v === undefined) continue;
-    for (const one of Array.isArray(v) ? v : [v]) size += 4 + k.length + (typeof one === 'string' ? Buffer.byteLength(one) : one.length);
+    if (Array.isArray(v)) for (const one of v) size += headerSize(k, one);
+    else size += headerSize(k, v);
   }
   return size;
+}
+
+function headerSize(key: string, value: string | Buffer): number {
+  return 4 + key.length + (typeof value === 'string' ? Buffer.byteLength(value) : value.length);
 }
