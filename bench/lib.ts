@@ -2,6 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { Consumer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { KafkajsClient } from '../src/kafka/kafkajs/client.js';
 
 export const repo = fileURLToPath(new URL('..', import.meta.url));
 
@@ -58,7 +61,7 @@ export function ms(x: number): string {
 
 /** The part of a kafkajs client the latency probe uses. */
 interface ProbeKafka {
-  consumer(options: { groupId: string; maxWaitTimeInMs: number }): import('kafkajs').Consumer;
+  consumer(options: { groupId: string; maxWaitTimeInMs: number }): Consumer;
 }
 
 export interface LatencyProbe {
@@ -107,4 +110,14 @@ export async function startLatencyProbe(kafka: ProbeKafka, input: string, output
     },
     stop: () => reader.disconnect(),
   };
+}
+
+/** The benchmarks' own client for loading and reading topics: the kafkajs adapter (its `kafka` too). */
+export function benchClient(brokers: readonly string[], log: Logger): KafkajsClient {
+  return new KafkajsClient({ client: 'kafkajs', brokers, clientId: 'bench' }, log);
+}
+
+export async function ensureTopics(client: KafkajsClient, topics: readonly string[], partitions: number): Promise<void> {
+  const admin = await client.admin();
+  await admin.ensureTopics(topics, partitions).finally(() => admin.close());
 }

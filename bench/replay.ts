@@ -19,11 +19,10 @@ import { Partitioners, type Admin } from 'kafkajs';
 import { pino } from 'pino';
 import { confluentSchemaSource } from '../src/codec/index.js';
 import { loadConfig } from '../src/config/index.js';
-import { createKafka, ensureTopics } from '../src/kafka/client.js';
 import { logistic, treeEnsemble } from '../src/modelgen/models.js';
 import { LoadGenerator } from '../src/producer/load-generator.js';
 import { connectRedis, RedisModelStore, registerModel } from '../src/registry/index.js';
-import { provenance, repo, writeReport } from './lib.js';
+import { benchClient, ensureTopics, provenance, repo, writeReport } from './lib.js';
 
 const N = Number(process.env['BENCH_EVENTS'] ?? 200_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -50,19 +49,18 @@ async function main(): Promise<void> {
     redisKeyPrefix: `bench-replay-${id}:`,
     logLevel: 'warn',
   });
-  const redis = connectRedis(config.redisUrl, log);
+  const redis = connectRedis(config, log);
   await redis.connect();
   const store = new RedisModelStore(redis, config.redisKeyPrefix);
   for (const m of MODELS) {
     const built = m.build();
     await registerModel(store, config.modelName, { bytes: Buffer.from(built.bytes), features: built.features }, { alias: m.alias });
   }
-  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'bench-replay', logger: log });
+  const kafka = benchClient(config.kafkaBrokers, log);
   await ensureTopics(kafka, [config.featuresTopic], 3);
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
+  const producer = await kafka.producer({ idempotent: false });
   process.stderr.write(`writing ${N} events to ${config.featuresTopic}\n`);
-  await new LoadGenerator(producer, confluentSchemaSource(config.schemaRegistryUrl), {
+  await new LoadGenerator(producer, confluentSchemaSource(config), {
     topic: config.featuresTopic,
     rate: 0,
     count: N,
@@ -70,8 +68,8 @@ async function main(): Promise<void> {
     features: logistic(32, 1).features,
     maxBatch: 1000,
   }).run();
-  await producer.disconnect();
-  const admin = kafka.admin();
+  await producer.close();
+  const admin = kafka.kafka.admin();
   await admin.connect();
 
   const env: Record<string, string> = {

@@ -12,15 +12,13 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
 import { loadConfig } from '../src/config/index.js';
-import { ensureTopics } from '../src/kafka/client.js';
 import { logistic, mlp } from '../src/modelgen/models.js';
 import { LoadGenerator } from '../src/producer/load-generator.js';
 import { confluentSchemaSource } from '../src/codec/index.js';
 import { connectRedis, RedisModelStore, registerModel } from '../src/registry/index.js';
-import { createKafka } from '../src/kafka/client.js';
 import { pino } from 'pino';
 import { spawn } from 'node:child_process';
-import { ms, provenance, repo, startLatencyProbe, summarize, writeReport } from './lib.js';
+import { benchClient, ensureTopics, ms, provenance, repo, startLatencyProbe, summarize, writeReport } from './lib.js';
 
 const RATE = Number(process.env['BENCH_RATE'] ?? 1000);
 const STEADY_S = 15;
@@ -41,7 +39,7 @@ async function main(): Promise<void> {
     topicPartitions: 3,
     logLevel: 'warn',
   });
-  const redis = connectRedis(config.redisUrl, log);
+  const redis = connectRedis(config, log);
   await redis.connect();
   const store = new RedisModelStore(redis, config.redisKeyPrefix);
   // Two different models of the same features, so each swap really loads a new graph.
@@ -50,7 +48,7 @@ async function main(): Promise<void> {
   await registerModel(store, config.modelName, { bytes: Buffer.from(a.bytes), features: a.features }, { alias: 'production' });
   await registerModel(store, config.modelName, { bytes: Buffer.from(b.bytes), features: b.features });
 
-  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'bench', logger: log });
+  const kafka = benchClient(config.kafkaBrokers, log);
   await ensureTopics(kafka, [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic], 3);
 
   const env: Record<string, string> = {
@@ -68,11 +66,10 @@ async function main(): Promise<void> {
   };
   const service = spawn(process.execPath, [`${repo}/bin/kscore.js`, 'serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
 
-  const probe = await startLatencyProbe(kafka, config.featuresTopic, config.predictionsTopic, `bench-reader-${id}`);
+  const probe = await startLatencyProbe(kafka.kafka, config.featuresTopic, config.predictionsTopic, `bench-reader-${id}`);
 
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  const gen = new LoadGenerator(producer, confluentSchemaSource(config.schemaRegistryUrl), {
+  const producer = await kafka.producer({ idempotent: false });
+  const gen = new LoadGenerator(producer, confluentSchemaSource(config), {
     topic: config.featuresTopic,
     rate: RATE,
     durationMs: (STEADY_S + SWAPS * SWAP_EVERY_S + 2) * 1000,
@@ -133,8 +130,8 @@ p99 during a swap / p99 steady: **${result.p99Ratio.toFixed(2)}**. ${sent} event
 
   service.kill('SIGTERM');
   await new Promise((r) => service.once('exit', r));
-  await Promise.all([probe.stop(), producer.disconnect()]);
-  const admin = kafka.admin();
+  await Promise.all([probe.stop(), producer.close()]);
+  const admin = kafka.kafka.admin();
   await admin.connect();
   await admin.deleteTopics({ topics: [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic] }).catch(() => undefined);
   await admin.disconnect();

@@ -21,8 +21,25 @@ export class ConfigError extends ServiceError {
   }
 }
 
-/** Why an event could not be scored. Poison input: never retried, dead-lettered at once. */
-export const POISON_REASONS = ['decode-error', 'unknown-schema', 'missing-feature', 'non-numeric-feature', 'non-finite-feature'] as const;
+/**
+ * Why an event could not be scored. Poison input: never retried, dead-lettered at once.
+ * `no-route`: on a topic split between models, its header or field names none of them.
+ */
+export const POISON_REASONS = [
+  'decode-error',
+  'unknown-schema',
+  'unsupported-schema',
+  'missing-feature',
+  'non-numeric-feature',
+  'non-finite-feature',
+  /** A fraction, or a number beyond the range, where the model takes int64 or int32. */
+  'non-integer-feature',
+  'non-boolean-feature',
+  'non-string-feature',
+  /** A value the model's encoder does not know, where an unknown one would fail the whole batch. */
+  'unknown-category',
+  'no-route',
+] as const;
 export type PoisonReason = (typeof POISON_REASONS)[number];
 
 export class PoisonEventError extends ServiceError {
@@ -45,6 +62,14 @@ export class TransientError extends ServiceError {
   constructor(code: string, message: string, cause?: unknown) {
     super(code, message, { canRetry: true, cause });
   }
+}
+
+/**
+ * `err` as an Error, for logging under `err` (pino's error serializer then writes its type,
+ * message and stack); a thrown value that is not an Error becomes one.
+ */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 export function errorMessage(err: unknown): string {

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config, type ConfigInput } from '../config/index.js';
 
@@ -50,4 +51,13 @@ export function onShutdownSignal(close: () => Promise<void>, log: Logger): void 
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+}
+
+/** Who the audit log names for changes made from this CLI. */
+export function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
 }

@@ -6,6 +6,7 @@ import { model, modelHelp, UsageError } from './commands/model.js';
 import { predictions, predictionsHelp } from './commands/predictions.js';
 import { produce, produceHelp } from './commands/produce.js';
 import { replay, replayHelp } from './commands/replay.js';
+import { schedule, scheduleHelp } from './commands/schedule.js';
 import { serve, serveHelp } from './commands/serve.js';
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
@@ -14,6 +15,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   model: { run: model, help: modelHelp },
   predictions: { run: predictions, help: predictionsHelp },
   replay: { run: replay, help: replayHelp },
+  schedule: { run: schedule, help: scheduleHelp },
   demo: { run: demoCommand, help: demoHelp },
   config: { run: config, help: configHelp },
 };

@@ -1,3 +1,3 @@
-export { loadConfig, redactedConfig } from './load.js';
-export { configSchema, ENV_NAMES, type ApiToken, type Config, type ConfigInput } from './schema.js';
+export { loadConfig, redactedConfig, redactUrl } from './load.js';
+export { configSchema, ENV_NAMES, type ApiToken, type Config, type ConfigInput, type FeaturePath } from './schema.js';
 export { configReference } from './reference.js';

@@ -36,6 +36,11 @@ export class OffsetCommitter {
     if (this.pending.size > 0) await this.commitPending(commit);
   }
 
+  /** Forgets a partition's pending offset (the partition was revoked). */
+  drop(topic: string, partition: number): void {
+    this.pending.delete(`${topic}\u0000${partition}`);
+  }
+
   get pendingCount(): number {
     return this.pending.size;
   }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type {} from '@fastify/swagger';
-import { ModelError, ServiceError } from '../errors.js';
+import { NAME_PATTERN } from '../config/names.js';
+import { sendError } from './errors.js';
 import { registerModel, type ModelStore, type NewModelVersion } from '../registry/index.js';
 import type { OutputMapping } from '../scoring/types.js';
 
@@ -9,7 +10,7 @@ export interface AdminDeps {
   maxUploadBytes: number;
 }
 
-const name = { type: 'string', pattern: '^[a-zA-Z0-9._-]{1,128}$' } as const;
+const name = { type: 'string', pattern: NAME_PATTERN.source } as const;
 const errorBody = {
   type: 'object',
   properties: { error: { type: 'string' }, message: { type: 'string' } },
@@ -31,33 +32,56 @@ const versionMeta = {
 const outputsSchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { score: { type: 'string' }, label: { type: 'string' }, probabilities: { type: 'string' } },
+  properties: { score: { type: 'string' }, label: { type: 'string' }, probabilities: { type: 'string' }, positiveClass: { type: 'string' } },
 } as const;
 const read = { role: 'read' as const };
 const admin = { role: 'admin' as const };
 const security = [{ bearer: [] }];
 
-/** HTTP status for a registry error: unknown things are 404, refused models 422, the rest 503/500. */
-function fail(reply: FastifyReply, err: unknown): FastifyReply {
-  if (err instanceof ModelError) {
-    const status = err.code === 'MODEL_VERSION_UNKNOWN' || err.code === 'MODEL_NO_PREVIOUS' ? (err.code === 'MODEL_NO_PREVIOUS' ? 409 : 404) : err.canRetry ? 503 : 422;
-    return reply.code(status).send({ error: err.code, message: err.message });
-  }
-  if (err instanceof ServiceError) return reply.code(err.canRetry ? 503 : 500).send({ error: err.code, message: err.message });
-  throw err;
-}
+type UploadQuery = { features?: string; description?: string; alias?: string; score?: string; label?: string; probabilities?: string; positiveClass?: string };
+type UploadJson = {
+  onnx: string;
+  features?: string[];
+  inputs?: NewModelVersion['inputs'];
+  outputs?: OutputMapping;
+  description?: string;
+  alias?: string;
+  metrics?: Record<string, number>;
+  baseline?: NewModelVersion['baseline'];
+};
 
 /**
  * The admin API under /api/v1: upload versions, list models, versions and aliases, promote,
  * roll back, split traffic, read the audit log. Every call needs a bearer token; writes need admin.
  */
 export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
-  const { store } = deps;
-
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: deps.maxUploadBytes }, (_req, body, done) => {
     done(null, body);
   });
+  modelReads(app, deps.store);
+  uploads(app, deps);
+  aliases(app, deps.store);
+  app.get<{ Querystring: { model?: string; schedule?: string; limit?: number } }>('/api/v1/audit', {
+    config: read,
+    schema: {
+      summary: 'The audit log, newest first: model changes, replays into the live topic, schedule changes',
+      tags: ['audit'],
+      security,
+      querystring: {
+        type: 'object',
+        properties: { model: { type: 'string' }, schedule: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } },
+      },
+    },
+  }, async (req) =>
+    deps.store.audit({
+      ...(req.query.model ? { model: req.query.model } : {}),
+      ...(req.query.schedule ? { schedule: req.query.schedule } : {}),
+      limit: req.query.limit ?? 100,
+    }),
+  );
+}
 
+function modelReads(app: FastifyInstance, store: ModelStore): void {
   app.get('/api/v1/models', {
     config: read,
     schema: {
@@ -87,19 +111,19 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     const meta = await store.getMeta(req.params.name, req.params.version);
     return meta ?? reply.code(404).send({ error: 'MODEL_VERSION_UNKNOWN', message: `model ${req.params.name} has no version ${req.params.version}` });
   });
+}
 
-  app.post<{
-    Params: { name: string };
-    Querystring: { features?: string; description?: string; alias?: string; score?: string; label?: string; probabilities?: string };
-    Body: Buffer | { onnx: string; features: string[]; outputs?: OutputMapping; description?: string; alias?: string; metrics?: Record<string, number>; baseline?: NewModelVersion['baseline'] };
-  }>('/api/v1/models/:name/versions', {
+function uploads(app: FastifyInstance, deps: AdminDeps): void {
+  app.post<{ Params: { name: string }; Querystring: UploadQuery; Body: Buffer | UploadJson }>('/api/v1/models/:name/versions', {
     config: admin,
     bodyLimit: deps.maxUploadBytes,
     schema: {
       summary: 'Upload a new version',
       description:
-        'Either the ONNX bytes as application/octet-stream with ?features=a,b,c (and optional description, alias, score/label/probabilities output names), ' +
-        'or JSON {onnx: base64, features, outputs?, description?, alias?, metrics?, baseline?}. The model is loaded and test-scored before anything is stored.',
+        'Either the ONNX bytes as application/octet-stream with ?features=a,b,c (and optional description, alias, score/label/probabilities output names, positiveClass), ' +
+        'or JSON {onnx: base64, features?, inputs?, outputs?, description?, alias?, metrics?, baseline?}. The model\'s inputs and their types are read from it: ' +
+        '`features` fill its one input (or name its one-column inputs), `inputs` maps input names to the event fields that fill them ({"num": ["a", "b"]}); ' +
+        'without either, each one-column input takes the field of its name. The model is loaded and test-scored before anything is stored.',
       tags: ['models'],
       security,
       params: { type: 'object', properties: { name } },
@@ -112,50 +136,65 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
           score: { type: 'string' },
           label: { type: 'string' },
           probabilities: { type: 'string' },
+          positiveClass: { type: 'string' },
         },
       },
       response: { 201: versionMeta, 400: errorBody, 413: errorBody, 422: errorBody },
     },
   }, async (req, reply) => {
-    let input: NewModelVersion;
-    let alias: string | undefined;
-    if (Buffer.isBuffer(req.body)) {
-      const q = req.query;
-      if (q.features === undefined) return reply.code(400).send({ error: 'FEATURES_REQUIRED', message: 'pass the feature names as ?features=a,b,c' });
-      const outputs: { score?: string; label?: string; probabilities?: string } = {};
-      if (q.score) outputs.score = q.score;
-      if (q.label) outputs.label = q.label;
-      if (q.probabilities) outputs.probabilities = q.probabilities;
-      input = {
-        bytes: req.body,
-        features: q.features.split(',').map((f) => f.trim()),
-        ...(Object.keys(outputs).length > 0 ? { outputs } : {}),
-        ...(q.description === undefined ? {} : { description: q.description }),
-      };
-      alias = q.alias;
-    } else {
-      const b = req.body;
-      if (typeof b?.onnx !== 'string' || !Array.isArray(b.features)) {
-        return reply.code(400).send({ error: 'BAD_UPLOAD', message: 'JSON uploads need "onnx" (base64) and "features" (array of names)' });
-      }
-      input = {
-        bytes: Buffer.from(b.onnx, 'base64'),
-        features: b.features,
-        ...(b.outputs ? { outputs: b.outputs } : {}),
-        ...(b.description === undefined ? {} : { description: b.description }),
-        ...(b.metrics ? { metrics: b.metrics } : {}),
-        ...(b.baseline ? { baseline: b.baseline } : {}),
-      };
-      alias = b.alias;
-    }
+    const upload = Buffer.isBuffer(req.body) ? fromBytes(req.body, req.query) : fromJson(req.body);
+    if ('error' in upload) return reply.code(400).send(upload);
     try {
-      const meta = await registerModel(store, req.params.name, input, { actor: req.actor ?? 'unknown', ...(alias ? { alias } : {}) });
+      const meta = await registerModel(deps.store, req.params.name, upload.input, { actor: req.actor ?? 'unknown', ...(upload.alias ? { alias: upload.alias } : {}) });
       return await reply.code(201).send(meta);
     } catch (err) {
-      return fail(reply, err);
+      return sendError(reply, err);
     }
   });
+}
 
+type Upload = { input: NewModelVersion; alias: string | undefined } | { error: string; message: string };
+
+/** An upload of the raw bytes, its features and outputs in the query. */
+function fromBytes(bytes: Buffer, q: UploadQuery): Upload {
+  const outputs: { score?: string; label?: string; probabilities?: string; positiveClass?: string } = {};
+  if (q.score) outputs.score = q.score;
+  if (q.label) outputs.label = q.label;
+  if (q.probabilities) outputs.probabilities = q.probabilities;
+  if (q.positiveClass !== undefined) outputs.positiveClass = q.positiveClass;
+  const input: NewModelVersion = {
+    bytes,
+    ...(q.features === undefined ? {} : { features: q.features.split(',').map((f) => f.trim()) }),
+    ...(Object.keys(outputs).length > 0 ? { outputs } : {}),
+    ...(q.description === undefined ? {} : { description: q.description }),
+  };
+  return { input, alias: q.alias };
+}
+
+/** An upload as JSON, the bytes in base64. */
+function fromJson(b: UploadJson | undefined): Upload {
+  if (typeof b?.onnx !== 'string' || (b.features !== undefined && !Array.isArray(b.features)) || (b.inputs !== undefined && !isMapping(b.inputs))) {
+    return { error: 'BAD_UPLOAD', message: 'JSON uploads need "onnx" (base64), and "features" is an array of names, "inputs" an object of arrays of names' };
+  }
+  const input: NewModelVersion = {
+    bytes: Buffer.from(b.onnx, 'base64'),
+    ...(b.features === undefined ? {} : { features: b.features }),
+    ...(b.inputs === undefined ? {} : { inputs: b.inputs }),
+    ...(b.outputs ? { outputs: b.outputs } : {}),
+    ...(b.description === undefined ? {} : { description: b.description }),
+    ...(b.metrics ? { metrics: b.metrics } : {}),
+    ...(b.baseline ? { baseline: b.baseline } : {}),
+  };
+  return { input, alias: b.alias };
+}
+
+function isMapping(v: unknown): v is NewModelVersion['inputs'] {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((f) => Array.isArray(f) && f.every((x) => typeof x === 'string'));
+}
+
+const aliasAnswer = { type: 'object', properties: { model: { type: 'string' }, alias: { type: 'string' }, version: { type: 'string' } } } as const;
+
+function aliases(app: FastifyInstance, store: ModelStore): void {
   app.put<{ Params: { name: string; alias: string }; Body: { version: string } }>('/api/v1/models/:name/aliases/:alias', {
     config: admin,
     schema: {
@@ -164,31 +203,26 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       security,
       params: { type: 'object', properties: { name, alias: name } },
       body: { type: 'object', required: ['version'], properties: { version: { type: 'string', pattern: '^[0-9]+$' } } },
-      response: { 200: { type: 'object', properties: { model: { type: 'string' }, alias: { type: 'string' }, version: { type: 'string' } } }, 404: errorBody },
+      response: { 200: aliasAnswer, 404: errorBody },
     },
   }, async (req, reply) => {
     try {
       await store.setAlias(req.params.name, req.params.alias, req.body.version, req.actor ?? 'unknown');
       return { model: req.params.name, alias: req.params.alias, version: req.body.version };
     } catch (err) {
-      return fail(reply, err);
+      return sendError(reply, err);
     }
   });
 
   app.post<{ Params: { name: string; alias: string } }>('/api/v1/models/:name/aliases/:alias/rollback', {
     config: admin,
-    schema: {
-      summary: 'Roll an alias back to the version it had before its last change',
-      tags: ['aliases'],
-      security,
-      response: { 200: { type: 'object', properties: { model: { type: 'string' }, alias: { type: 'string' }, version: { type: 'string' } } }, 409: errorBody },
-    },
+    schema: { summary: 'Roll an alias back to the version it had before its last change', tags: ['aliases'], security, response: { 200: aliasAnswer, 409: errorBody } },
   }, async (req, reply) => {
     try {
       const version = await store.rollbackAlias(req.params.name, req.params.alias, req.actor ?? 'unknown');
       return { model: req.params.name, alias: req.params.alias, version };
     } catch (err) {
-      return fail(reply, err);
+      return sendError(reply, err);
     }
   });
 
@@ -209,8 +243,8 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       body: { type: 'object', required: ['alias', 'share'], properties: { alias: name, share: { type: 'number', minimum: 0, maximum: 1 } } },
     },
   }, async (req, reply) => {
-    const { aliases } = await store.routing(req.params.name);
-    if (aliases[req.body.alias] === undefined) {
+    const { aliases: current } = await store.routing(req.params.name);
+    if (current[req.body.alias] === undefined) {
       return reply.code(404).send({ error: 'ALIAS_UNKNOWN', message: `model ${req.params.name} has no alias ${req.body.alias}; set it first` });
     }
     await store.setSplit(req.params.name, { alias: req.body.alias, share: req.body.share }, req.actor ?? 'unknown');
@@ -224,14 +258,4 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     await store.setSplit(req.params.name, undefined, req.actor ?? 'unknown');
     return reply.code(204).send();
   });
-
-  app.get<{ Querystring: { model?: string; limit?: number } }>('/api/v1/audit', {
-    config: read,
-    schema: {
-      summary: 'The audit log, newest first',
-      tags: ['audit'],
-      security,
-      querystring: { type: 'object', properties: { model: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } } },
-    },
-  }, async (req) => store.audit({ ...(req.query.model ? { model: req.query.model } : {}), limit: req.query.limit ?? 100 }));
 }

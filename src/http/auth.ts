@@ -10,9 +10,20 @@ declare module 'fastify' {
     actor?: string;
   }
   interface FastifyContextConfig {
-    /** Least role a route needs. */
+    /** Least role a route needs. Under /api, a route without one needs admin unless it is `public`. */
     role?: Role;
+    /** An /api route anyone may call, on purpose. */
+    public?: boolean;
   }
+}
+
+/**
+ * The role a route needs: its own; under /api, admin when it names none and is not marked public
+ * (a route added without thinking about access is closed, not open).
+ */
+export function neededRole(url: string, config: { role?: Role; public?: boolean }): Role | undefined {
+  if (config.role !== undefined) return config.role;
+  return url.startsWith('/api/') && config.public !== true ? 'admin' : undefined;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -27,7 +38,7 @@ function sameSecret(a: string, b: string): boolean {
  */
 export function bearerAuth(tokens: readonly ApiToken[]) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const needed = req.routeOptions.config.role;
+    const needed = neededRole(req.routeOptions.url ?? req.url, req.routeOptions.config);
     if (needed === undefined) return;
     const header = req.headers.authorization;
     // The scheme name is case-insensitive (RFC 7235).

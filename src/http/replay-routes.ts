@@ -1,33 +1,19 @@
-import { isAbsolute, normalize, resolve, sep } from 'node:path';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type {} from '@fastify/swagger';
-import { ServiceError } from '../errors.js';
+import { sendError } from './errors.js';
 import type { ReplayJobs } from '../replay/index.js';
+import { confinePath } from '../replay/paths.js';
 
 export interface ReplayRouteDeps {
   jobs: ReplayJobs;
   /** File outputs asked for over HTTP are written under this folder only. */
   outputDir: string;
+  /** Topics replays started over HTTP may read and write (default: any). */
+  allowTopic?: (topic: string) => boolean;
 }
 
 const security = [{ bearer: [] }];
 const id = { type: 'object', properties: { id: { type: 'string' } } } as const;
-
-function fail(reply: FastifyReply, err: unknown): FastifyReply {
-  if (err instanceof ServiceError) {
-    const status = err.code === 'REPLAY_PARAMS' ? 400 : err.code === 'REPLAY_BUSY' ? 409 : err.canRetry ? 503 : 500;
-    return reply.code(status).send({ error: err.code, message: err.message });
-  }
-  throw err;
-}
-
-/** Keeps a requested file path inside the output folder; returns the full path or undefined. */
-export function confinePath(outputDir: string, requested: string): string | undefined {
-  if (isAbsolute(requested) || normalize(requested).split(/[\\/]/).includes('..')) return undefined;
-  const root = resolve(outputDir);
-  const full = resolve(root, requested);
-  return full.startsWith(root + sep) ? full : undefined;
-}
 
 /**
  * Replay jobs over HTTP, under /api/v1/replays: start (admin), list and read (read), cancel and
@@ -39,7 +25,9 @@ export function replayRoutes(deps: ReplayRouteDeps): (app: FastifyInstance) => P
       config: { role: 'admin' },
       schema: {
         summary: 'Start a replay: score a topic range (offsets or times) with a pinned version or alias',
-        description: 'Parameters as in docs/replay.md. A file output path is relative to KSCORE_REPLAY_OUTPUT_DIR.',
+        description:
+          'Parameters as in docs/replay.md. A file output path is relative to KSCORE_REPLAY_OUTPUT_DIR. Without an output the job writes into the backfill topics; ' +
+          'into the live predictions topic only with output.live, recorded in the audit log with the token owner.',
         tags: ['replay'],
         security,
         body: { type: 'object', additionalProperties: true },
@@ -55,10 +43,10 @@ export function replayRoutes(deps: ReplayRouteDeps): (app: FastifyInstance) => P
         body['output'] = { ...output, path: full };
       }
       try {
-        const jobId = await deps.jobs.start(body);
+        const jobId = await deps.jobs.start(body, { ...(deps.allowTopic === undefined ? {} : { allowTopic: deps.allowTopic }), ...(req.actor === undefined ? {} : { actor: req.actor }) });
         return await reply.code(202).send(await deps.jobs.get(jobId));
       } catch (err) {
-        return fail(reply, err);
+        return sendError(reply, err);
       }
     });
 
@@ -96,7 +84,7 @@ export function replayRoutes(deps: ReplayRouteDeps): (app: FastifyInstance) => P
         await deps.jobs.resume(req.params.id);
         return await reply.code(202).send(await deps.jobs.get(req.params.id));
       } catch (err) {
-        return fail(reply, err);
+        return sendError(reply, err);
       }
     });
   };

@@ -1,5 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { HEADERS, type OutputMessage, type Sink } from '../pipeline/types.js';
+import type { BatchOutcomes, Sink } from '../pipeline/types.js';
 
 /**
  * A sink writing one JSON line per record to a local file: a prediction with where its event came
@@ -11,48 +11,32 @@ import { HEADERS, type OutputMessage, type Sink } from '../pipeline/types.js';
  * or a dead letter, `{"topic":..,"partition":..,"offset":..,"timestamp":..,"key":..,
  * "deadLetter":{"reason":"missing-feature","detail":"feature \"f0\" is missing"}}`.
  *
- * Predictions must be JSON-encoded (the pipeline's JSON encoder). Each `send` is one append
- * (`O_APPEND`), so several writers of one file never interleave inside a line; `send` resolves
- * once the kernel has the bytes (not fsynced: `sync` does that).
+ * Each `send` is one append (`O_APPEND`), so several writers of one file never interleave inside a
+ * line; `send` resolves once the kernel has the bytes (not fsynced).
  */
 export class JsonlFileSink implements Sink {
   private predictions = 0;
   private deadLetters = 0;
 
-  private constructor(
-    private readonly file: FileHandle,
-    private readonly predictionsTopic: string,
-    private readonly timestampOf: (partition: string, offset: string) => number | undefined,
-  ) {}
+  private constructor(private readonly file: FileHandle) {}
 
-  /**
-   * `predictionsTopic` is the pipeline's predictions topic (a name only: nothing goes to Kafka);
-   * every other output is a dead letter. `timestampOf` gives an event's timestamp by coordinates.
-   */
-  static async open(
-    path: string,
-    predictionsTopic: string,
-    timestampOf: (partition: string, offset: string) => number | undefined,
-  ): Promise<JsonlFileSink> {
-    return new JsonlFileSink(await open(path, 'a'), predictionsTopic, timestampOf);
+  static async open(path: string): Promise<JsonlFileSink> {
+    return new JsonlFileSink(await open(path, 'a'));
   }
 
-  async send(messages: readonly OutputMessage[]): Promise<void> {
-    if (messages.length === 0) return;
+  async send(batch: BatchOutcomes): Promise<void> {
+    if (batch.outcomes.length === 0) return;
+    const where = `{"topic":${JSON.stringify(batch.topic)},"partition":${batch.partition},"offset":`;
     let text = '';
-    for (const m of messages) {
-      const topic = str(m.headers[HEADERS.sourceTopic]);
-      const partition = str(m.headers[HEADERS.sourcePartition]);
-      const offset = str(m.headers[HEADERS.sourceOffset]);
-      const ts = this.timestampOf(partition, offset);
-      const head = `{"topic":${JSON.stringify(topic)},"partition":${Number(partition)},"offset":${Number(offset)},"timestamp":${ts ?? 'null'},"key":${m.key === null ? 'null' : JSON.stringify(m.key.toString('utf8'))}`;
-      if (m.topic === this.predictionsTopic) {
-        const value = typeof m.value === 'string' ? m.value : m.value.toString('utf8');
-        text += `${head},${value.slice(1)}\n`;
+    for (const o of batch.outcomes) {
+      const m = o.source;
+      const head = `${where}${Number(m.offset)},"timestamp":${Number(m.timestamp)},"key":${m.key === null ? 'null' : JSON.stringify(m.key.toString('utf8'))}`;
+      if (o.kind === 'scored') {
+        const p = o.prediction;
+        text += `${head},"model":${JSON.stringify(p.model)},"version":${JSON.stringify(p.version)},"score":${JSON.stringify(p.score)},"label":${JSON.stringify(p.label)},"probabilities":${JSON.stringify(p.probabilities)}}\n`;
         this.predictions++;
       } else {
-        const dead = { reason: str(m.headers[HEADERS.dlqReason]), detail: str(m.headers[HEADERS.dlqDetail]) };
-        text += `${head},"deadLetter":${JSON.stringify(dead)}}\n`;
+        text += `${head},"deadLetter":${JSON.stringify({ reason: o.reason, detail: o.detail })}}\n`;
         this.deadLetters++;
       }
     }
@@ -66,12 +50,6 @@ export class JsonlFileSink implements Sink {
   async close(): Promise<void> {
     await this.file.close();
   }
-}
-
-function str(v: Buffer | string | (Buffer | string)[] | undefined): string {
-  if (v === undefined) return '';
-  const one = Array.isArray(v) ? v[v.length - 1] : v;
-  return one === undefined ? '' : one.toString();
 }
 
 /** The fields of a line `JsonlFileSink` wrote. */

@@ -1,5 +1,11 @@
-import type { Producer, Message } from 'kafkajs';
-import { wireEncode, type AvroType, type SchemaSource } from '../codec/index.js';
+import { compileAvro, subjectName, wireEncode, type CompiledSchema, type SchemaSource, type SubjectNameStrategy } from '../codec/index.js';
+import type { OutgoingRecord, Producer } from '../kafka/index.js';
+
+/** A synthetic event: its key and value. */
+export interface LoadEvent {
+  key: string;
+  value: Buffer | string;
+}
 
 export type BadKind = 'decode-error' | 'missing-feature' | 'non-numeric-feature' | 'non-finite-feature' | 'unknown-schema';
 
@@ -12,6 +18,8 @@ export interface LoadOptions {
   /** Stop after this long, in ms. */
   durationMs?: number;
   format: 'json' | 'avro';
+  /** Subject the Avro event schema (record `kscore.demo.FeatureEvent`) is registered under; default `topic` (`<topic>-value`). */
+  subjectNameStrategy?: SubjectNameStrategy;
   features: readonly string[];
   /** Every `badEvery`-th event is malformed, cycling through the kinds of bad input. 0: none. */
   badEvery?: number;
@@ -37,6 +45,9 @@ export const BAD_KINDS: readonly BadKind[] = [
 export const UNKNOWN_SCHEMA_ID = 0x7ffffff0;
 
 /** The Avro schema of synthetic events: one double field per feature. */
+/** The full name of the synthetic events' Avro record. */
+export const EVENT_RECORD = 'kscore.demo.FeatureEvent';
+
 export function featureEventSchema(features: readonly string[]): object {
   return {
     type: 'record',
@@ -60,7 +71,7 @@ export function syntheticFeatures(i: number, features: readonly string[], seed: 
 }
 
 export class LoadGenerator {
-  private avroType: AvroType | undefined;
+  private avroType: CompiledSchema | undefined;
   private schemaId = 0;
 
   constructor(
@@ -77,7 +88,7 @@ export class LoadGenerator {
     return kinds[((i + 1) / every - 1) % kinds.length];
   }
 
-  message(i: number): Message {
+  message(i: number): LoadEvent {
     const { features, seed = 1, keyPrefix = 'k' } = this.options;
     const event: Record<string, unknown> = syntheticFeatures(i, features, seed);
     const bad = this.badKindOf(i);
@@ -95,15 +106,16 @@ export class LoadGenerator {
       // Avro cannot carry these: write the event as JSON, which the service reads as JSON in `auto` mode.
       return { key, value: JSON.stringify(event) };
     }
-    const body = this.avroType!.toBuffer(event);
+    const body = this.avroType!.encode(event);
     return { key, value: wireEncode(bad === 'unknown-schema' ? UNKNOWN_SCHEMA_ID : this.schemaId, body) };
   }
 
   async run(): Promise<{ sent: number; elapsedMs: number }> {
     const o = this.options;
     if (o.format === 'avro') {
-      this.schemaId = await this.schemas.register(featureEventSchema(o.features), `${o.topic}-value`);
-      this.avroType = await this.schemas.getSchema(this.schemaId);
+      const schema = { type: 'AVRO' as const, schema: JSON.stringify(featureEventSchema(o.features)), references: [] };
+      this.schemaId = await this.schemas.register(schema, subjectName(o.subjectNameStrategy ?? 'topic', o.topic, EVENT_RECORD));
+      this.avroType = compileAvro(schema, []);
     }
     const maxBatch = o.maxBatch ?? 500;
     const limit = o.count ?? Number.POSITIVE_INFINITY;
@@ -120,9 +132,12 @@ export class LoadGenerator {
         await sleep(Math.max(1, Math.min(10, 1000 / o.rate)));
         continue;
       }
-      const messages = new Array<Message>(n);
-      for (let j = 0; j < n; j++) messages[j] = this.message(sent + j);
-      await this.producer.send({ topic: o.topic, messages, acks: -1 });
+      const records = new Array<OutgoingRecord>(n);
+      for (let j = 0; j < n; j++) {
+        const { key, value } = this.message(sent + j);
+        records[j] = { topic: o.topic, key, value };
+      }
+      await this.producer.send(records);
       sent += n;
       if (o.onProgress !== undefined && now - lastProgress >= 1000) {
         lastProgress = now;

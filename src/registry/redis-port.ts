@@ -17,7 +17,7 @@ export interface RegistryRedisTransaction {
   del(...keys: string[]): RegistryRedisTransaction;
   rpush(key: string, ...values: string[]): RegistryRedisTransaction;
   sadd(key: string, ...members: string[]): RegistryRedisTransaction;
-  xadd(key: string, id: '*', ...fieldValues: string[]): RegistryRedisTransaction;
+  xadd(key: string, maxlen: 'MAXLEN', approx: '~', count: string, id: '*', ...fieldValues: string[]): RegistryRedisTransaction;
   publish(channel: string, message: string): RegistryRedisTransaction;
   exec(): Promise<[Error | null, unknown][] | null>;
 }

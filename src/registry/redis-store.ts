@@ -1,9 +1,14 @@
 import { createHash } from 'node:crypto';
-import { ModelError, TransientError } from '../errors.js';
-import type { OutputMapping } from '../scoring/types.js';
-import type { ModelFileStore } from './file-store.js';
+import { ModelError, ServiceError, TransientError, errorMessage } from '../errors.js';
+import type { Config } from '../config/index.js';
+import { ModelFileStore } from './file-store.js';
 import type { RegistryRedis, RegistryRedisTransaction } from './redis-port.js';
-import type { AuditEntry, ModelArtifact, ModelStorage, ModelStore, ModelVersionMeta, NewModelVersion, Routing, TrafficSplit } from './types.js';
+import type { AuditEntry, AuditLog, AuditQuery, ModelArtifact, ModelStorage, ModelStore, ModelVersionMeta, NewAuditEntry, Routing, TrafficSplit, ValidatedVersion } from './types.js';
+
+/** The store as the configuration sets it up (every process of the service builds it this way). */
+export function modelStoreFor(redis: RegistryRedis, config: Pick<Config, 'redisKeyPrefix' | 'modelInlineMaxBytes' | 'modelStoreDir'>): RedisModelStore {
+  return new RedisModelStore(redis, { prefix: config.redisKeyPrefix, inlineMaxBytes: config.modelInlineMaxBytes, fileStore: new ModelFileStore(config.modelStoreDir) });
+}
 
 export interface RedisModelStoreOptions {
   /** Prefix of every key. */
@@ -18,7 +23,7 @@ export function versionMeta(
   name: string,
   version: string,
   sha256: string,
-  input: NewModelVersion & { outputs: OutputMapping; inputName: string; inputShape: readonly (number | string)[] },
+  input: ValidatedVersion,
   actor: string,
   storage: ModelStorage,
 ): ModelVersionMeta {
@@ -31,16 +36,28 @@ export function versionMeta(
     createdBy: actor,
     description: input.description ?? '',
     features: [...input.features],
-    inputSchema: {
-      name: input.inputName,
-      shape: [...input.inputShape],
-      features: input.features.map((f) => ({ name: f, type: 'float32' as const })),
-    },
+    ...(input.inputs === undefined ? {} : { inputs: input.inputs.map((i) => ({ name: i.name, type: i.type, shape: [...i.shape], fields: [...i.fields] })) }),
     outputs: input.outputs,
     storage,
     ...(input.metrics === undefined ? {} : { metrics: input.metrics }),
     ...(input.baseline === undefined ? {} : { baseline: input.baseline }),
   };
+}
+
+/** Most entries the audit stream keeps (the oldest go first). */
+export const AUDIT_MAX_ENTRIES = 100_000;
+
+/**
+ * A Redis call whose failure (connection lost, Redis frozen past the command timeout, ...) is a
+ * `TransientError`: a retry can help. What Redis answered is checked by the callers.
+ */
+async function reading<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof ServiceError) throw err;
+    throw new TransientError('REGISTRY_UNAVAILABLE', `Redis: cannot read ${what}: ${errorMessage(err)}`, err);
+  }
 }
 
 /** Atomically moves an alias back one step in its history. KEYS: history, aliases. ARGV: alias. */
@@ -65,7 +82,7 @@ return prev`;
  *   events                          pub/sub channel: routing of a model changed
  * Each change is one MULTI (or one script), so readers see all of it or none.
  */
-export class RedisModelStore implements ModelStore {
+export class RedisModelStore implements ModelStore, AuditLog {
   private readonly prefix: string;
   private readonly inlineMaxBytes: number;
   private readonly fileStore: ModelFileStore | undefined;
@@ -89,11 +106,7 @@ export class RedisModelStore implements ModelStore {
     return this.prefix + parts.join(':');
   }
 
-  async addVersion(
-    name: string,
-    input: NewModelVersion & { outputs: OutputMapping; inputName: string; inputShape: readonly (number | string)[] },
-    actor: string,
-  ): Promise<ModelVersionMeta> {
+  async addVersion(name: string, input: ValidatedVersion, actor: string): Promise<ModelVersionMeta> {
     const version = String(await this.redis.incr(this.key('model', name, 'seq')));
     const sha256 = createHash('sha256').update(input.bytes).digest('hex');
     const inline = input.bytes.length <= this.inlineMaxBytes;
@@ -151,21 +164,25 @@ export class RedisModelStore implements ModelStore {
   }
 
   async routing(name: string): Promise<Routing> {
-    const [aliases, split] = await Promise.all([
-      this.redis.hgetall(this.key('model', name, 'aliases')),
-      this.redis.hgetall(this.key('model', name, 'split')),
-    ]);
+    const [aliases, split] = await reading(`the routing of ${name}`, () =>
+      Promise.all([this.redis.hgetall(this.key('model', name, 'aliases')), this.redis.hgetall(this.key('model', name, 'split'))]),
+    );
     const share = Number(split['share']);
     return split['alias'] !== undefined && Number.isFinite(share) ? { aliases, split: { alias: split['alias'], share } } : { aliases };
   }
 
   async resolveAlias(name: string, alias: string): Promise<string | undefined> {
-    return (await this.redis.hget(this.key('model', name, 'aliases'), alias)) ?? undefined;
+    return (await reading(`alias ${alias} of ${name}`, () => this.redis.hget(this.key('model', name, 'aliases'), alias))) ?? undefined;
   }
 
   async getMeta(name: string, version: string): Promise<ModelVersionMeta | undefined> {
-    const meta = await this.redis.hget(this.key('model', name, 'v', version), 'meta');
-    return meta === null ? undefined : (JSON.parse(meta) as ModelVersionMeta);
+    const meta = await reading(`${name} v${version}`, () => this.redis.hget(this.key('model', name, 'v', version), 'meta'));
+    if (meta === null) return undefined;
+    try {
+      return JSON.parse(meta) as ModelVersionMeta;
+    } catch {
+      throw new ModelError('MODEL_CORRUPT', `model ${name} v${version}: its metadata is not JSON`);
+    }
   }
 
   async getVersion(name: string, version: string): Promise<ModelArtifact | undefined> {
@@ -176,7 +193,7 @@ export class RedisModelStore implements ModelStore {
       if (this.fileStore === undefined) throw new ModelError('MODEL_NO_FILE_STORE', `${name} v${version} is in the file store, which is not configured here`);
       bytes = await this.fileStore.read(meta.storage.path);
     } else {
-      bytes = await this.redis.hgetBuffer(this.key('model', name, 'v', version), 'bytes');
+      bytes = await reading(`the bytes of ${name} v${version}`, () => this.redis.hgetBuffer(this.key('model', name, 'v', version), 'bytes'));
     }
     if (bytes === null) throw new ModelError('MODEL_CORRUPT', `model ${name} v${version} has no bytes`);
     if (createHash('sha256').update(bytes).digest('hex') !== meta.sha256) {
@@ -195,8 +212,13 @@ export class RedisModelStore implements ModelStore {
     return (await this.redis.smembers(this.key('models'))).sort();
   }
 
+  /** Appends an entry that is not part of a model change (a replay into the live topic, a schedule change). */
+  async record(entry: NewAuditEntry): Promise<void> {
+    await this.exec(this.audited(this.redis.multi(), entry), `record ${entry.action} in the audit log`);
+  }
+
   /** Newest first. */
-  async audit(options: { model?: string; limit?: number } = {}): Promise<AuditEntry[]> {
+  async audit(options: AuditQuery = {}): Promise<AuditEntry[]> {
     const limit = options.limit ?? 100;
     const entries: AuditEntry[] = [];
     let end = '+';
@@ -206,7 +228,9 @@ export class RedisModelStore implements ModelStore {
       for (const [id, kv] of page) {
         const e: Record<string, string> = { id };
         for (let i = 0; i + 1 < kv.length; i += 2) e[kv[i]!] = kv[i + 1]!;
-        if (options.model === undefined || e['model'] === options.model) entries.push(e as unknown as AuditEntry);
+        if ((options.model === undefined || e['model'] === options.model) && (options.schedule === undefined || e['schedule'] === options.schedule)) {
+          entries.push(e as unknown as AuditEntry);
+        }
         if (entries.length >= limit) return entries;
       }
       if (page.length < 500) return entries;
@@ -214,10 +238,11 @@ export class RedisModelStore implements ModelStore {
     }
   }
 
-  private audited(tx: RegistryRedisTransaction, e: Omit<AuditEntry, 'id' | 'at'>): RegistryRedisTransaction {
+  private audited(tx: RegistryRedisTransaction, e: NewAuditEntry): RegistryRedisTransaction {
     const fields: string[] = ['at', new Date().toISOString()];
     for (const [k, v] of Object.entries(e)) if (v !== undefined) fields.push(k, String(v));
-    return tx.xadd(this.key('audit'), '*', ...fields);
+    // Capped (about AUDIT_MAX_ENTRIES, trimmed by whole nodes): the log must not grow without bound.
+    return tx.xadd(this.key('audit'), 'MAXLEN', '~', String(AUDIT_MAX_ENTRIES), '*', ...fields);
   }
 
   private announced(tx: RegistryRedisTransaction, model: string): RegistryRedisTransaction {
@@ -225,7 +250,7 @@ export class RedisModelStore implements ModelStore {
   }
 
   private async exec(tx: RegistryRedisTransaction, what: string): Promise<void> {
-    const result = await tx.exec();
+    const result = await reading(what, () => tx.exec());
     const failed = result?.find(([err]) => err !== null);
     if (result === null || failed !== undefined) {
       throw new TransientError('REGISTRY_WRITE_FAILED', `could not ${what}: ${failed?.[0]?.message ?? 'transaction aborted'}`);

@@ -1,5 +1,9 @@
 import type { PredictionRecord } from '../codec/types.js';
-import type { CompareParams, CompareReport, PinnedModel, ScoreDiffSummary, VersionMetrics } from './types.js';
+import { agrees, predictedClass, scoreOf } from '../scoring/agreement.js';
+import { AucHistogram, QuantileSketch } from './compare-stats.js';
+
+export { scoreOf };
+import type { CompareParams, CompareReport, PinnedModel, VersionMetrics } from './types.js';
 
 /**
  * Compare mode's arithmetic, pure: pairs of predictions of the same records by two versions, and
@@ -16,14 +20,6 @@ export interface ComparePairs {
   labelB: (string | null)[];
   /** The record's true label (as text) when it carries one. */
   truth: (string | null)[];
-}
-
-/** The number a prediction is compared by: its score, or else the last class probability. */
-export function scoreOf(p: PredictionRecord): number {
-  if (p.score !== null) return p.score;
-  const probs = p.probabilities;
-  if (probs !== null && probs.length > 0) return probs[probs.length - 1]!;
-  return Number.NaN;
 }
 
 /** A label field's value as text: numbers as written (1.0 -> "1"), booleans as "1"/"0". */
@@ -73,74 +69,79 @@ export class PairBuffer {
   }
 }
 
-/** The p-quantile (0-1) of ascending values, by nearest rank. */
-export function quantile(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[rank]!;
-}
-
-/**
- * Area under the ROC curve by the rank-sum (Mann-Whitney) statistic, ties counted half.
- * `positive[i]` says whether record i is of the positive class. Null without both classes.
- */
-export function auc(scores: ArrayLike<number>, positive: ArrayLike<boolean>): number | null {
-  const n = scores.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => scores[x]! - scores[y]!);
-  let rankSumPos = 0;
-  let nPos = 0;
-  for (let i = 0; i < n; ) {
-    let j = i;
-    while (j + 1 < n && scores[order[j + 1]!] === scores[order[i]!]) j++;
-    const midRank = (i + j) / 2 + 1; // ranks are 1-based
-    for (let k = i; k <= j; k++) {
-      if (positive[order[k]!]) {
-        rankSumPos += midRank;
-        nPos++;
-      }
-    }
-    i = j + 1;
-  }
-  const nNeg = n - nPos;
-  if (nPos === 0 || nNeg === 0) return null;
-  return (rankSumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
-}
-
-export function rmse(predicted: ArrayLike<number>, actual: ArrayLike<number>): number | null {
-  const n = predicted.length;
-  if (n === 0) return null;
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += (predicted[i]! - actual[i]!) ** 2;
-  return Math.sqrt(sum / n);
-}
-
-export function summarizeDiffs(diffs: Float64Array): ScoreDiffSummary | null {
-  if (diffs.length === 0) return null;
-  const sorted = Float64Array.from(diffs).sort();
-  let sum = 0;
-  for (const d of sorted) sum += d;
-  return {
-    mean: sum / sorted.length,
-    p50: quantile(sorted, 0.5),
-    p90: quantile(sorted, 0.9),
-    p99: quantile(sorted, 0.99),
-    max: sorted[sorted.length - 1]!,
-  };
-}
-
 export interface CompareCounts {
   records: number;
   deadLetters: number;
   onlyA: number;
 }
 
-/** Adds up the pairs of one job (from every thread) and writes the report. */
-export class CompareAccumulator {
-  private readonly chunks: ComparePairs[] = [];
-  readonly counts: CompareCounts = { records: 0, deadLetters: 0, onlyA: 0 };
+type CompareSettings = Pick<CompareParams, 'task' | 'threshold' | 'tolerance' | 'labelField'>;
 
-  add(pairs: ComparePairs): void {
-    if (pairs.scoreA.length > 0) this.chunks.push(pairs);
+/** One version's metrics against the labels, added up record by record. */
+class VersionTally {
+  correct = 0;
+  sse = 0;
+  sseCount = 0;
+  readonly auc = new AucHistogram();
+}
+
+/**
+ * Adds up the pairs of one job (from every thread, in any order) and writes the report. Nothing
+ * grows with the number of pairs (see compare-stats.ts): agreement is counted under both rules
+ * until the task is known, the differences go to a quantile sketch, the metrics to sums and score
+ * histograms.
+ */
+export class CompareAccumulator {
+  readonly counts: CompareCounts = { records: 0, deadLetters: 0, onlyA: 0 };
+  private compared = 0;
+  private agreeClass = 0;
+  private agreeRegression = 0;
+  private anyLabel = false;
+  private outOfUnit = false;
+  private readonly diffs = new QuantileSketch();
+  private labelled = 0;
+  private labelledNumeric = 0;
+  private allBinary = true;
+  private readonly a = new VersionTally();
+  private readonly b = new VersionTally();
+
+  constructor(private readonly settings: CompareSettings) {}
+
+  add(p: ComparePairs): void {
+    const { threshold, tolerance } = this.settings;
+    const classification = { task: 'classification' as const, threshold, tolerance };
+    const regression = { task: 'regression' as const, threshold, tolerance };
+    for (let i = 0; i < p.scoreA.length; i++) {
+      const sa = p.scoreA[i]!;
+      const sb = p.scoreB[i]!;
+      const la = p.labelA[i] ?? null;
+      const lb = p.labelB[i] ?? null;
+      this.compared++;
+      if (la !== null || lb !== null) this.anyLabel = true;
+      if ((Number.isFinite(sa) && (sa < 0 || sa > 1)) || (Number.isFinite(sb) && (sb < 0 || sb > 1))) this.outOfUnit = true;
+      if (agrees(la, sa, lb, sb, classification)) this.agreeClass++;
+      if (agrees(la, sa, lb, sb, regression)) this.agreeRegression++;
+      if (Number.isFinite(sa) && Number.isFinite(sb)) this.diffs.add(Math.abs(sa - sb));
+      const truth = p.truth[i] ?? null;
+      if (truth !== null) this.addTruth(truth, [sa, la, this.a], [sb, lb, this.b]);
+    }
+  }
+
+  private addTruth(truth: string, ...versions: [number, string | null, VersionTally][]): void {
+    this.labelled++;
+    const cls = normalClass(truth);
+    const binary = cls === '0' || cls === '1';
+    if (!binary) this.allBinary = false;
+    const numeric = Number.isFinite(Number(truth));
+    if (numeric) this.labelledNumeric++;
+    for (const [score, label, t] of versions) {
+      if (predictedClass(label, score, this.settings.threshold) === cls) t.correct++;
+      if (binary && Number.isFinite(score)) t.auc.add(score, cls === '1');
+      if (numeric && Number.isFinite(score)) {
+        t.sse += (score - Number(truth)) ** 2;
+        t.sseCount++;
+      }
+    }
   }
 
   addCounts(c: Partial<CompareCounts>): void {
@@ -149,123 +150,48 @@ export class CompareAccumulator {
     this.counts.onlyA += c.onlyA ?? 0;
   }
 
-  /** Every pair, joined. */
-  pairs(): ComparePairs {
-    const n = this.chunks.reduce((s, c) => s + c.scoreA.length, 0);
-    const out: ComparePairs = { scoreA: new Float64Array(n), scoreB: new Float64Array(n), labelA: [], labelB: [], truth: [] };
-    let at = 0;
-    for (const c of this.chunks) {
-      out.scoreA.set(c.scoreA, at);
-      out.scoreB.set(c.scoreB, at);
-      out.labelA.push(...c.labelA);
-      out.labelB.push(...c.labelB);
-      out.truth.push(...c.truth);
-      at += c.scoreA.length;
-    }
-    return out;
-  }
-
-  report(a: PinnedModel, b: PinnedModel, params: Pick<CompareParams, 'task' | 'threshold' | 'tolerance' | 'labelField'>): CompareReport {
-    return compareReport(this.pairs(), this.counts, a, b, params);
-  }
-}
-
-export function compareReport(
-  p: ComparePairs,
-  counts: CompareCounts,
-  a: PinnedModel,
-  b: PinnedModel,
-  params: Pick<CompareParams, 'task' | 'threshold' | 'tolerance' | 'labelField'>,
-): CompareReport {
-  const n = p.scoreA.length;
-  const task = params.task === 'auto' ? inferTask(p) : params.task;
-  const classOf = (label: string | null, score: number): string | null =>
-    label ?? (Number.isFinite(score) ? (score >= params.threshold ? '1' : '0') : null);
-
-  let agree = 0;
-  let disagree = 0;
-  const diffs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const sa = p.scoreA[i]!;
-    const sb = p.scoreB[i]!;
-    const bothScored = Number.isFinite(sa) && Number.isFinite(sb);
-    if (bothScored) diffs.push(Math.abs(sa - sb));
-    let same: boolean;
-    if (task === 'classification') same = classOf(p.labelA[i]!, sa) === classOf(p.labelB[i]!, sb);
-    else same = bothScored && Math.abs(sa - sb) <= params.tolerance;
-    if (same) agree++;
-    else disagree++;
-  }
-  const rule =
-    task === 'regression'
-      ? `|score A - score B| <= ${params.tolerance}`
-      : p.labelA.some((l) => l !== null) || p.labelB.some((l) => l !== null)
-        ? 'same predicted label'
-        : `same side of the threshold ${params.threshold}`;
-
-  const report: CompareReport = {
-    a,
-    b,
-    task,
-    records: counts.records,
-    compared: n,
-    deadLetters: counts.deadLetters,
-    onlyA: counts.onlyA,
-    agreement: { rate: n === 0 ? null : agree / n, agree, disagree, rule },
-    scoreDiff: summarizeDiffs(Float64Array.from(diffs)),
-  };
-  if (params.labelField === undefined) return report;
-  return { ...report, labels: labelMetrics(p, task, params.labelField, classOf) };
-}
-
-function inferTask(p: ComparePairs): 'classification' | 'regression' {
-  if (p.labelA.some((l) => l !== null) || p.labelB.some((l) => l !== null)) return 'classification';
-  for (const s of [p.scoreA, p.scoreB]) {
-    for (const v of s) if (Number.isFinite(v) && (v < 0 || v > 1)) return 'regression';
-  }
-  return 'classification';
-}
-
-function labelMetrics(
-  p: ComparePairs,
-  task: 'classification' | 'regression',
-  field: string,
-  classOf: (label: string | null, score: number) => string | null,
-): NonNullable<CompareReport['labels']> {
-  const idx: number[] = [];
-  for (let i = 0; i < p.truth.length; i++) {
-    const t = p.truth[i];
-    if (t === null || t === undefined) continue;
-    if (task === 'regression' && !Number.isFinite(Number(t))) continue;
-    idx.push(i);
-  }
-  const metricsOf = (scores: Float64Array, labels: (string | null)[]): VersionMetrics => {
-    if (idx.length === 0) return task === 'regression' ? { rmse: null } : { auc: null, accuracy: null };
-    if (task === 'regression') {
-      const used = idx.filter((i) => Number.isFinite(scores[i]!));
-      return { rmse: rmse(used.map((i) => scores[i]!), used.map((i) => Number(p.truth[i]))) };
-    }
-    let correct = 0;
-    for (const i of idx) if (classOf(labels[i]!, scores[i]!) === normalClass(p.truth[i]!)) correct++;
-    const binary = idx.every((i) => isBinary(p.truth[i]!));
-    const scored = idx.filter((i) => Number.isFinite(scores[i]!));
-    return {
-      auc: binary ? auc(scored.map((i) => scores[i]!), scored.map((i) => normalClass(p.truth[i]!) === '1')) : null,
-      accuracy: correct / idx.length,
+  report(a: PinnedModel, b: PinnedModel): CompareReport {
+    const { settings } = this;
+    const task = settings.task !== 'auto' ? settings.task : this.anyLabel || !this.outOfUnit ? 'classification' : 'regression';
+    const n = this.compared;
+    const agree = task === 'regression' ? this.agreeRegression : this.agreeClass;
+    const rule =
+      task === 'regression' ? `|score A - score B| <= ${settings.tolerance}` : this.anyLabel ? 'same predicted label' : `same side of the threshold ${settings.threshold}`;
+    const d = this.diffs;
+    const report: CompareReport = {
+      a,
+      b,
+      task,
+      records: this.counts.records,
+      compared: n,
+      deadLetters: this.counts.deadLetters,
+      onlyA: this.counts.onlyA,
+      agreement: { rate: n === 0 ? null : agree / n, agree, disagree: n - agree, rule },
+      scoreDiff: d.count === 0 ? null : { mean: d.sum / d.count, p50: d.quantile(0.5), p90: d.quantile(0.9), p99: d.quantile(0.99), max: d.max },
     };
-  };
-  return { field, labelled: idx.length, a: metricsOf(p.scoreA, p.labelA), b: metricsOf(p.scoreB, p.labelB) };
+    if (settings.labelField === undefined) return report;
+    const labelled = task === 'regression' ? this.labelledNumeric : this.labelled;
+    const metricsOf = (t: VersionTally): VersionMetrics => {
+      if (task === 'regression') return { rmse: t.sseCount === 0 ? null : Math.sqrt(t.sse / t.sseCount) };
+      if (labelled === 0) return { auc: null, accuracy: null };
+      return { auc: this.allBinary ? t.auc.auc() : null, accuracy: t.correct / labelled };
+    };
+    return { ...report, labels: { field: settings.labelField, labelled, a: metricsOf(this.a), b: metricsOf(this.b) } };
+  }
+}
+
+/** The report of a set of pairs (the accumulator's arithmetic, at once). */
+export function compareReport(p: ComparePairs, counts: CompareCounts, a: PinnedModel, b: PinnedModel, params: CompareSettings): CompareReport {
+  const acc = new CompareAccumulator(params);
+  acc.add(p);
+  acc.addCounts(counts);
+  return acc.report(a, b);
 }
 
 /** "1.0" and "1" are the same class. */
 function normalClass(t: string): string {
   const n = Number(t);
   return t.trim() !== '' && Number.isFinite(n) ? String(n) : t;
-}
-
-function isBinary(t: string): boolean {
-  const c = normalClass(t);
-  return c === '0' || c === '1';
 }
 
 /** The report as a person reads it. */

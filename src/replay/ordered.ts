@@ -7,7 +7,7 @@ export class InOrderWork<T> {
   private readonly queue: { item: T; state: 'waiting' | 'running' | 'done' }[] = [];
   private running = 0;
   private held = false;
-  private error: unknown;
+  private error: Error | undefined;
   private spaceWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private idleWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
 
@@ -21,10 +21,10 @@ export class InOrderWork<T> {
 
   /** Queues an item; resolves once there is room for it (backpressure), rejects after a failure. */
   async push(item: T): Promise<void> {
-    if (this.error !== undefined) throw this.error;
+    this.throwIfFailed();
     while (this.queue.length >= this.options.capacity) {
       await new Promise<void>((resolve, reject) => this.spaceWaiters.push({ resolve, reject }));
-      if (this.error !== undefined) throw this.error;
+      this.throwIfFailed();
     }
     this.queue.push({ item, state: 'waiting' });
     this.pump();
@@ -96,14 +96,19 @@ export class InOrderWork<T> {
     for (const w of this.spaceWaiters.splice(0, Math.max(0, this.options.capacity - this.queue.length))) w.resolve();
   }
 
+  private throwIfFailed(): void {
+    if (this.error !== undefined) throw this.error;
+  }
+
   private notify(): void {
     for (const w of this.idleWaiters.splice(0)) w.resolve();
   }
 
   private fail(err: unknown): void {
     if (this.error !== undefined) return;
-    this.error = err;
-    for (const w of [...this.spaceWaiters.splice(0), ...this.idleWaiters.splice(0)]) w.reject(err);
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.error = error;
+    for (const w of [...this.spaceWaiters.splice(0), ...this.idleWaiters.splice(0)]) w.reject(error);
   }
 }
 

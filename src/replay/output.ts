@@ -1,11 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { open, stat, truncate } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { RangeReader } from '../consumer/range-reader.js';
-import { ensureTopics } from '../kafka/client.js';
-import { HEADERS } from '../pipeline/types.js';
+import type { Admin, KafkaClient } from '../kafka/index.js';
+import { HEADERS, headerText, readProvenance } from '../producer/provenance.js';
 import type { JsonlRecord } from '../producer/jsonl-file-sink.js';
 import { removeQuietly } from './parquet.js';
 import { ReplayParamsError } from './range.js';
@@ -33,7 +31,7 @@ export interface ReplayOutput {
   readonly path?: string;
 }
 
-export function outputFor(plan: ReplayPlan, deps: { kafka: Kafka; admin: Admin; log: Logger; topicPartitions: number; createTopics: boolean; scanGroupId: string }): ReplayOutput {
+export function outputFor(plan: ReplayPlan, deps: { kafka: KafkaClient; admin: Admin; log: Logger; topicPartitions: number; createTopics: boolean; scanGroupId: string }): ReplayOutput {
   const out = plan.output;
   if (out.kind === 'topic') return new TopicOutput(plan, out.topic, out.deadLetterTopic, deps);
   if (out.kind === 'file') return new FileOutput(plan.sourceTopic, out.path, out.format);
@@ -51,19 +49,19 @@ class TopicOutput implements ReplayOutput {
     private readonly plan: ReplayPlan,
     private readonly topic: string,
     private readonly deadLetterTopic: string,
-    private readonly deps: { kafka: Kafka; admin: Admin; log: Logger; topicPartitions: number; createTopics: boolean; scanGroupId: string },
+    private readonly deps: { kafka: KafkaClient; admin: Admin; log: Logger; topicPartitions: number; createTopics: boolean; scanGroupId: string },
   ) {}
 
   async prepare(): Promise<void> {
     const topics = [...new Set([this.topic, this.deadLetterTopic])];
-    if (this.deps.createTopics) await ensureTopics(this.deps.kafka, topics, this.deps.topicPartitions);
+    if (this.deps.createTopics) await this.deps.admin.ensureTopics(topics, this.deps.topicPartitions);
   }
 
   async marks(): Promise<OutputMarks> {
     const offsets: Record<string, Record<string, number>> = {};
     for (const topic of new Set([this.topic, this.deadLetterTopic])) {
-      const ends = await this.deps.admin.fetchTopicOffsets(topic);
-      offsets[topic] = Object.fromEntries(ends.map((e) => [String(e.partition), Number(e.high)]));
+      const ends = await this.deps.admin.watermarks(topic);
+      offsets[topic] = Object.fromEntries(ends.map((e) => [String(e.partition), e.high]));
     }
     return { kind: 'topic', offsets };
   }
@@ -78,24 +76,20 @@ class TopicOutput implements ReplayOutput {
     if (marks.kind !== 'topic') return found;
     const { name, version } = this.plan.model;
     for (const [topic, from] of Object.entries(marks.offsets)) {
-      const ends = await this.deps.admin.fetchTopicOffsets(topic);
-      const todo = ends.map((e) => ({ partition: e.partition, start: from[String(e.partition)] ?? 0, end: Number(e.high) })).filter((r) => r.end > r.start);
+      const ends = await this.deps.admin.watermarks(topic);
+      const todo = ends.map((e) => ({ partition: e.partition, start: from[String(e.partition)] ?? 0, end: e.high })).filter((r) => r.end > r.start);
       if (todo.length === 0) continue;
-      const reader = await RangeReader.open(
-        this.deps.kafka,
-        { topic, groupId: `${this.deps.scanGroupId}-${topic}`, maxBytesPerPartition: 8 * 1024 * 1024 },
-        this.deps.log,
-      );
+      const reader = await this.deps.kafka.rangeReader({ topic, groupId: `${this.deps.scanGroupId}-${topic}`, maxBytesPerPartition: 8 * 1024 * 1024, readCommitted: true });
       try {
         for (const r of todo) {
           await reader.read(r.partition, r.start, r.end, async (batch) => {
             for (const m of batch.messages) {
               const h = m.headers ?? {};
-              if (text(h[HEADERS.sourceTopic]) !== this.plan.sourceTopic) continue;
-              const model = text(h[HEADERS.model]);
-              if (model !== undefined && (model !== name || text(h[HEADERS.version]) !== version)) continue;
-              if (model === undefined && text(h[HEADERS.dlqReason]) === undefined) continue;
-              add(found, Number(text(h[HEADERS.sourcePartition])), Number(text(h[HEADERS.sourceOffset])));
+              const p = readProvenance(h);
+              if (p === undefined || p.topic !== this.plan.sourceTopic) continue;
+              if (p.model !== undefined && (p.model !== name || p.version !== version)) continue;
+              if (p.model === undefined && headerText(h[HEADERS.dlqReason]) === undefined) continue;
+              add(found, p.partition, p.offset);
             }
           });
         }
@@ -198,8 +192,3 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-function text(v: Buffer | string | (Buffer | string)[] | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  const one = Array.isArray(v) ? v[v.length - 1] : v;
-  return one?.toString();
-}

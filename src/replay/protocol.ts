@@ -1,5 +1,7 @@
-import type { Config } from '../config/index.js';
-import type { OutputMapping } from '../scoring/types.js';
+import type { InputSettings, OutputSettings, RegistrySettings } from '../codec/index.js';
+import type { Config, FeaturePath } from '../config/index.js';
+import type { KafkaConnection } from '../kafka/index.js';
+import type { InputSpec, OutputMapping } from '../scoring/types.js';
 import type { CompareCounts, ComparePairs } from './compare.js';
 
 /** A pinned version's bytes, as a thread loads it. */
@@ -8,6 +10,8 @@ export interface ThreadModel {
   version: string;
   bytes: Uint8Array;
   features: string[];
+  /** The version's inputs as registered (absent: one float32 input of `features`). */
+  inputs?: InputSpec[];
   outputs: OutputMapping;
 }
 
@@ -21,13 +25,15 @@ export interface ThreadInit {
   index: number;
   jobId: string;
   groupId: string;
-  kafkaBrokers: string[];
-  kafkaClientId: string;
+  kafka: KafkaConnection;
   logLevel: Config['logLevel'];
-  schemaRegistryUrl: string;
-  inputFormat: Config['inputFormat'];
-  outputFormat: Config['outputFormat'];
+  registry: RegistrySettings;
+  /** How events are read and predictions written. */
+  decoding: InputSettings;
+  encoding: OutputSettings;
+  provenance: Config['provenanceHeaders'];
   featuresField: string | undefined;
+  featurePaths: readonly FeaturePath[];
   sourceTopic: string;
   model: ThreadModel;
   compare: ThreadModel | undefined;

@@ -1,7 +1,7 @@
-import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { ServiceError, errorMessage } from '../errors.js';
+import { ServiceError, asError, errorMessage } from '../errors.js';
+import { kafkaConnection, type Admin, type KafkaClient } from '../kafka/index.js';
 import { CompareAccumulator } from './compare.js';
 import { outputFor, type ReplayOutput } from './output.js';
 import type { ReplayModelSource } from './planner.js';
@@ -9,13 +9,13 @@ import { RateMeter, etaSeconds, ratio } from './progress.js';
 import type { FromThread, ThreadInit, ThreadModel } from './protocol.js';
 import { fromRuns, toRuns } from './ordered.js';
 import type { Checkpoint, OutputMarks, ReplayStore } from './store.js';
-import { startThread, type ThreadHandle } from './threads.js';
+import { ThreadPool, type PooledThread } from './thread-pool.js';
 import type { PinnedModel, ReplayPlan, ReplayProgress, ReplayState, ReplayStatus } from './types.js';
 
 export interface RunDeps {
   config: Config;
   log: Logger;
-  kafka: Kafka;
+  kafka: KafkaClient;
   admin: Admin;
   store: ReplayStore;
   models: ReplayModelSource;
@@ -25,16 +25,6 @@ export interface RunDeps {
   onStatus: (s: ReplayStatus) => void;
   /** The lease expires this long after its last renewal, in ms. Default 10000. */
   leaseTtlMs?: number;
-}
-
-interface ThreadState {
-  handle: ThreadHandle;
-  counts: { predictions: number; deadLetters: number };
-  held?: () => void;
-  stopped?: () => void;
-  done: boolean;
-  /** It reported a failure: what it had in flight may be half-written. */
-  failed: boolean;
 }
 
 type Ending = 'done' | 'stopped' | 'failed';
@@ -62,10 +52,22 @@ export class ReplayRun {
   private marks: OutputMarks = { kind: 'none' };
   private base = { predictions: 0, deadLetters: 0, alreadyWritten: 0 };
   private alreadyWritten = 0;
-  private threads: ThreadState[] = [];
+  private readonly pool = new ThreadPool(
+    {
+      idle: (t) => this.assign(t),
+      progress: (_t, m) => this.onProgress(m),
+      pairs: (m) => {
+        this.compareStats().add(m.pairs);
+        this.compareStats().addCounts(m.counts);
+      },
+      failed: (err) => this.fail(err),
+    },
+    () => this.failure !== undefined,
+    () => this.stopRequest === undefined && !this.allDone(),
+  );
   private pending: number[] = [];
   private readonly meter = new RateMeter();
-  private readonly compare = new CompareAccumulator();
+  private compare: CompareAccumulator | undefined;
   private stopRequest: 'cancelled' | 'interrupted' | undefined;
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
@@ -112,7 +114,7 @@ export class ReplayRun {
       await this.acquireLease();
     } catch (err) {
       // Someone else runs the job (or it was stopped first): its record is theirs, leave it alone.
-      log.warn({ job: id, err: errorMessage(err) }, 'replay not started');
+      log.warn({ job: id, err: asError(err) }, 'replay not started');
       return { ...this.status, error: errorMessage(err) };
     }
     try {
@@ -145,7 +147,7 @@ export class ReplayRun {
       if (ending === 'done') {
         await this.output.finish();
         if (this.plan.compare !== undefined) {
-          this.status = { ...this.status, report: this.compare.report(this.plan.model, this.plan.compare, this.status.params.compare!) };
+          this.status = { ...this.status, report: this.compareStats().report(this.plan.model, this.plan.compare) };
         }
       }
     } catch (err) {
@@ -154,6 +156,11 @@ export class ReplayRun {
       await this.stopThreads(true);
     }
     return this.finish(ending);
+  }
+
+  private compareStats(): CompareAccumulator {
+    this.compare ??= new CompareAccumulator(this.status.params.compare!);
+    return this.compare;
   }
 
   /** Positions from the checkpoint, and what a crashed run wrote past them (found in the output). */
@@ -190,104 +197,85 @@ export class ReplayRun {
   private async startThreads(run: number): Promise<void> {
     const model = await this.threadModel(this.plan.model);
     const compare = this.plan.compare === undefined ? undefined : await this.threadModel(this.plan.compare);
+    const count = Math.min(this.plan.threads, this.pending.length);
+    this.pool.start(Array.from({ length: count }, (_, i) => this.threadInit(i, run, model, compare)));
+  }
+
+  /** Everything thread `i` of this run needs. */
+  private threadInit(i: number, run: number, model: ThreadModel, compare: ThreadModel | undefined): ThreadInit {
     const { config } = this.deps;
     const t = this.status.params.tuning;
     const out = this.plan.output;
-    const count = Math.min(this.plan.threads, this.pending.length);
-    for (let i = 0; i < count; i++) {
-      const init: ThreadInit = {
-        index: i,
-        jobId: this.status.id,
-        groupId: `kscore-replay-${this.status.id}-r${run}-t${i}`,
-        kafkaBrokers: [...config.kafkaBrokers],
-        kafkaClientId: config.kafkaClientId,
-        logLevel: config.logLevel,
+    return {
+      index: i,
+      jobId: this.status.id,
+      groupId: this.threadGroup(run, i),
+      kafka: kafkaConnection(config, `replay-${i}`),
+      logLevel: config.logLevel,
+      registry: {
         schemaRegistryUrl: config.schemaRegistryUrl,
-        inputFormat: config.inputFormat,
+        schemaRegistryUsername: config.schemaRegistryUsername,
+        schemaRegistryPassword: config.schemaRegistryPassword,
+        schemaRegistryCaFile: config.schemaRegistryCaFile,
+      },
+      decoding: { inputFormat: config.inputFormat, jsonSchemaValidate: config.jsonSchemaValidate },
+      encoding: {
         outputFormat: config.outputFormat,
-        featuresField: config.featuresField,
-        sourceTopic: this.plan.sourceTopic,
-        model,
-        compare,
-        output:
-          out.kind === 'topic'
-            ? { kind: 'topic', topic: out.topic, deadLetterTopic: out.deadLetterTopic }
-            : out.kind === 'file'
-              ? { kind: 'file', path: this.output!.path! }
-              : { kind: 'compare', labelField: this.status.params.compare?.labelField },
-        maxBatchSize: t.maxBatchSize,
-        fetchBytes: t.fetchBytes,
-        inFlight: t.inFlight,
-        intraOpThreads: 1,
-      };
-      const state: ThreadState = { handle: undefined as never, counts: { predictions: 0, deadLetters: 0 }, done: false, failed: false };
-      state.handle = startThread(
-        init,
-        (m) => this.onMessage(state, m),
-        (err) => this.fail(new Error(`replay thread ${i} crashed: ${err.message}`)),
-      );
-      void state.handle.exited.then((code) => {
-        state.done = true;
-        state.stopped?.();
-        state.held?.();
-        if (code !== 0 && this.stopRequest === undefined && !this.allDone()) this.fail(new Error(`replay thread ${i} exited with code ${code}`));
-      });
-      this.threads.push(state);
-    }
+        subjectNameStrategy: config.subjectNameStrategy,
+        autoRegisterSchemas: config.autoRegisterSchemas,
+        outputSchemaId: config.outputSchemaId,
+        outputSchemaSubject: config.outputSchemaSubject,
+      },
+      provenance: config.provenanceHeaders,
+      featuresField: config.featuresField,
+      featurePaths: config.featurePaths,
+      sourceTopic: this.plan.sourceTopic,
+      model,
+      compare,
+      output:
+        out.kind === 'topic'
+          ? { kind: 'topic', topic: out.topic, deadLetterTopic: out.deadLetterTopic }
+          : out.kind === 'file'
+            ? { kind: 'file', path: this.output!.path! }
+            : { kind: 'compare', labelField: this.status.params.compare?.labelField },
+      maxBatchSize: t.maxBatchSize,
+      fetchBytes: t.fetchBytes,
+      inFlight: t.inFlight,
+      intraOpThreads: 1,
+    };
+  }
+
+  /** The consumer group a thread reads through (kafkajs needs one; it never commits). */
+  private threadGroup(run: number, i: number): string {
+    return `kscore-replay-${this.status.id}-r${run}-t${i}`;
   }
 
   private async threadModel(m: PinnedModel): Promise<ThreadModel> {
     const artifact = await this.deps.models.getVersion(m.name, m.version);
     if (artifact === undefined) throw new ServiceError('REPLAY_MODEL_GONE', `model ${m.name} version ${m.version} is no longer in the registry`);
-    return { name: m.name, version: m.version, bytes: new Uint8Array(artifact.bytes), features: [...artifact.meta.features], outputs: artifact.meta.outputs };
+    const { features, inputs, outputs } = artifact.meta;
+    return { name: m.name, version: m.version, bytes: new Uint8Array(artifact.bytes), features: [...features], ...(inputs === undefined ? {} : { inputs: [...inputs] }), outputs };
   }
 
-  private onMessage(t: ThreadState, m: FromThread): void {
-    switch (m.type) {
-      case 'ready':
-      case 'fetched':
-        this.assign(t);
-        return;
-      case 'progress': {
-        if (m.next > this.next[m.unit]!) this.next[m.unit] = m.next;
-        t.counts = { predictions: m.predictions, deadLetters: m.deadLetters };
-        this.alreadyWritten += m.alreadyWritten;
-        const skip = this.skip.get(m.unit);
-        if (skip !== undefined) {
-          for (const o of skip) if (o < m.next) skip.delete(o);
-          if (skip.size === 0) this.skip.delete(m.unit);
-        }
-        this.meter.add(Date.now(), this.doneOffsets());
-        if (this.allDone()) this.wake?.();
-        return;
-      }
-      case 'pairs':
-        this.compare.add(m.pairs);
-        this.compare.addCounts(m.counts);
-        return;
-      case 'held':
-        t.held?.();
-        return;
-      case 'stopped':
-        t.stopped?.();
-        return;
-      case 'failed':
-        t.failed = true;
-        // Whoever waits for this thread to hold or stop waits no more.
-        t.held?.();
-        t.stopped?.();
-        this.fail(new ServiceError(m.code ?? 'REPLAY_THREAD_FAILED', m.message));
-        return;
+  private onProgress(m: Extract<FromThread, { type: 'progress' }>): void {
+    if (m.next > this.next[m.unit]!) this.next[m.unit] = m.next;
+    this.alreadyWritten += m.alreadyWritten;
+    const skip = this.skip.get(m.unit);
+    if (skip !== undefined) {
+      for (const o of skip) if (o < m.next) skip.delete(o);
+      if (skip.size === 0) this.skip.delete(m.unit);
     }
+    this.meter.add(Date.now(), this.doneOffsets());
+    if (this.allDone()) this.wake?.();
   }
 
-  private assign(t: ThreadState): void {
+  private assign(t: PooledThread): void {
     if (this.stopRequest !== undefined || this.failure !== undefined) return;
     const u = this.pending.shift();
     if (u === undefined) return;
     const unit = this.plan.units[u]!;
     const skip = [...(this.skip.get(u) ?? [])].filter((o) => o >= this.next[u]!);
-    t.handle.send({ type: 'unit', unit: { index: u, partition: unit.partition, start: this.next[u]!, end: unit.end, skip } });
+    this.pool.send(t, { index: u, partition: unit.partition, start: this.next[u]!, end: unit.end, skip });
   }
 
   private fail(err: Error): void {
@@ -341,66 +329,27 @@ export class ReplayRun {
 
   /** Pauses every thread between batches, records where the output ends, and goes on. */
   private async barrier(): Promise<void> {
-    const live = this.threads.filter((t) => !t.done);
-    await this.untilAll(live, 'held', () => {
-      for (const t of live) t.handle.send({ type: 'hold' });
-    });
+    await this.pool.hold();
     try {
       if (this.failure === undefined) {
         this.marks = await this.output!.marks();
         await this.saveCheckpoint();
       }
     } finally {
-      for (const t of live) if (!t.done) t.handle.send({ type: 'release' });
-    }
-  }
-
-  /** Sends, then waits until every thread answered `kind` (or ended), the run failed, or the time is up. */
-  private async untilAll(threads: ThreadState[], kind: 'held' | 'stopped', send: () => void, timeoutMs = 60_000): Promise<boolean> {
-    const answers = threads.map(
-      (t) =>
-        new Promise<void>((resolve) => {
-          if (t.done) return resolve();
-          t[kind] = () => {
-            t[kind] = undefined;
-            resolve();
-          };
-        }),
-    );
-    send();
-    const all = Promise.all(answers).then(() => true);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const answered = await Promise.race([all, sleep(50).then(() => false)]);
-      if (answered) return true;
-      if (this.failure !== undefined) return false;
-      if (Date.now() > deadline) {
-        this.fail(new Error(`replay threads did not answer "${kind}" within ${timeoutMs} ms`));
-        return false;
-      }
+      this.pool.release();
     }
   }
 
   /**
-   * Ends the threads. Gracefully (they finish their batches and report them), unless the run
-   * failed: then at once, and whatever they had in flight is left to the next resume to find.
-   * True when every thread finished its batches.
+   * Ends the threads: gracefully unless the run failed (then at once, and whatever they had in
+   * flight is left to the next resume to find), and removes their groups. True when every thread
+   * finished its batches.
    */
   private async stopThreads(hard: boolean): Promise<boolean> {
-    const live = this.threads.filter((t) => !t.done);
-    let clean = !hard;
-    if (live.length > 0) {
-      if (!hard) {
-        clean = await this.untilAll(live, 'stopped', () => {
-          for (const t of live) t.handle.send({ type: 'stop' });
-        });
-        await Promise.all(live.map((t) => Promise.race([t.handle.exited, sleep(2000)])));
-      }
-      await Promise.all(live.map((t) => (t.done ? Promise.resolve() : t.handle.terminate().catch(() => undefined))));
-    }
-    const groups = this.threads.map((_, i) => `kscore-replay-${this.status.id}-r${this.status.runs}-t${i}`);
+    const clean = await this.pool.stop(hard);
+    const groups = this.pool.threads.map((t) => this.threadGroup(this.status.runs, t.index));
     if (groups.length > 0) await this.deps.admin.deleteGroups(groups).catch(() => undefined);
-    return clean && !this.threads.some((t) => t.failed);
+    return clean;
   }
 
   private async finish(ending: Ending): Promise<ReplayStatus> {
@@ -421,11 +370,11 @@ export class ReplayRun {
       else if (this.restored && this.plan.output.kind !== 'compare') await this.saveCheckpoint();
       await this.persist();
     } catch (err) {
-      log.error({ job: this.status.id, err: errorMessage(err) }, 'could not record the end of the replay');
+      log.error({ job: this.status.id, err: asError(err) }, 'could not record the end of the replay');
     } finally {
       if (this.leaseHeld) await store.releaseLease(this.status.id, this.deps.owner).catch(() => undefined);
     }
-    if (state === 'failed') log.error({ job: this.status.id, err: this.status.error }, 'replay failed');
+    if (state === 'failed') log.error({ job: this.status.id, err: this.failure }, 'replay failed');
     else log.info({ job: this.status.id, state }, 'replay ended');
     return this.current();
   }
@@ -473,8 +422,8 @@ export class ReplayRun {
     const done = this.doneOffsets();
     const planned = this.plan.offsets;
     const rate = this.status.state === 'running' ? this.meter.rate() : 0;
-    const predictions = this.base.predictions + this.threads.reduce((s, t) => s + t.counts.predictions, 0);
-    const deadLetters = this.base.deadLetters + this.threads.reduce((s, t) => s + t.counts.deadLetters, 0);
+    const predictions = this.base.predictions + this.pool.threads.reduce((s, t) => s + t.counts.predictions, 0);
+    const deadLetters = this.base.deadLetters + this.pool.threads.reduce((s, t) => s + t.counts.deadLetters, 0);
     return {
       plannedOffsets: planned,
       doneOffsets: done,

@@ -20,13 +20,19 @@ export interface Checkpoint {
   readonly updatedAt: string;
 }
 
+/** States after which a job is kept only for the retention time. */
+const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
+
 /** The Redis commands the job store uses, and nothing else (ioredis implements them). */
 export interface ReplayRedis {
   get(key: string): Promise<string | null>;
   set(key: string, value: string): Promise<unknown>;
+  set(key: string, value: string, nx: 'NX'): Promise<unknown>;
   del(...keys: string[]): Promise<number>;
   zadd(key: string, score: number, member: string): Promise<unknown>;
   zrevrange(key: string, start: number, stop: number): Promise<string[]>;
+  zrem(key: string, ...members: string[]): Promise<unknown>;
+  pexpire(key: string, ms: number): Promise<unknown>;
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
 
@@ -56,6 +62,8 @@ export class ReplayStore {
   constructor(
     private readonly redis: ReplayRedis,
     private readonly prefix = 'kscore:',
+    /** A finished job's keys expire this long after it ended, in ms. */
+    private readonly retentionMs = 7 * 24 * 3600 * 1000,
   ) {}
 
   private key(id: string, suffix = ''): string {
@@ -67,8 +75,23 @@ export class ReplayStore {
     await this.redis.zadd(`${this.prefix}replay:jobs`, Date.parse(status.createdAt), status.id);
   }
 
+  /** Creates the job unless one with its id exists; false when it does. */
+  async createIfAbsent(status: ReplayStatus): Promise<boolean> {
+    if ((await this.redis.set(this.key(status.id), JSON.stringify(status), 'NX')) === null) return false;
+    await this.redis.zadd(`${this.prefix}replay:jobs`, Date.parse(status.createdAt), status.id);
+    return true;
+  }
+
   async save(status: ReplayStatus): Promise<void> {
     await this.redis.set(this.key(status.id), JSON.stringify(status));
+    if (status.finishedAt !== undefined && FINISHED.has(status.state)) {
+      await Promise.all([this.redis.pexpire(this.key(status.id), this.retentionMs), this.redis.pexpire(this.key(status.id, ':checkpoint'), this.retentionMs)]);
+    }
+  }
+
+  /** Forgets ids whose job expired. */
+  async forget(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.redis.zrem(`${this.prefix}replay:jobs`, ...ids);
   }
 
   async get(id: string): Promise<ReplayStatus | undefined> {

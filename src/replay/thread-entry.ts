@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
-import { ServiceError, errorMessage } from '../errors.js';
+import { ServiceError, asError, errorMessage } from '../errors.js';
 import type { FromThread, ThreadInit, ToThread } from './protocol.js';
 import { ReplayWorker } from './worker.js';
 
@@ -20,7 +20,7 @@ const post = (m: FromThread): void => {
 ReplayWorker.start(init, post, log).then(
   (worker) => port.on('message', (m: ToThread) => worker.handle(m)),
   (err: unknown) => {
-    log.error({ err: errorMessage(err) }, 'replay thread could not start');
+    log.error({ err: asError(err) }, 'replay thread could not start');
     post({ type: 'failed', message: errorMessage(err), code: err instanceof ServiceError ? err.code : undefined });
   },
 );

@@ -1,16 +1,13 @@
 import { z } from 'zod';
+import { NAME_CHARS, NAME_PATTERN, TOPIC_PATTERN, VERSION_PATTERN } from '../config/names.js';
 
 /**
- * What a replay is asked to do, as plain JSON: the body of a future `POST /api/v1/replays` and
+ * What a replay is asked to do, as plain JSON: the body of `POST /api/v1/replays` and
  * what `kscore replay` builds from its flags. Ranges are half-open: `from` is inclusive, `to`
  * exclusive, whether given as offsets or as times (see docs/replay.md).
  */
-const name = z.string().regex(/^[a-zA-Z0-9._-]{1,128}$/, 'may hold only letters, digits, ".", "_" and "-"');
-const topicName = z
-  .string()
-  .min(1)
-  .max(249)
-  .regex(/^[a-zA-Z0-9._-]+$/, 'may hold only letters, digits, ".", "_" and "-"');
+const name = z.string().regex(NAME_PATTERN, `may hold only ${NAME_CHARS}`);
+const topicName = z.string().regex(TOPIC_PATTERN, `may hold only ${NAME_CHARS}`);
 const offset = z.union([
   z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
   z
@@ -19,7 +16,7 @@ const offset = z.union([
     .transform(Number),
 ]);
 /** Epoch milliseconds, or an ISO-8601 date-time with a zone (`2026-11-27T10:00:00Z`). */
-const time = z.union([
+export const timeSchema = z.union([
   z.number().int().nonnegative(),
   z
     .string()
@@ -38,14 +35,14 @@ const time = z.union([
 export const rangeEdgeSchema = z.union([
   z.object({ offset }).strict(),
   z.object({ offsets: z.record(z.string().regex(/^\d+$/, 'partition numbers are keys'), offset) }).strict(),
-  z.object({ time }).strict(),
+  z.object({ time: timeSchema }).strict(),
 ]);
 
 export const modelRefSchema = z
   .object({
     /** Default: the configured model (`KSCORE_MODEL_NAME`). */
     name: name.optional(),
-    version: z.string().regex(/^[0-9A-Za-z._-]{1,64}$/).optional(),
+    version: z.string().regex(VERSION_PATTERN).optional(),
     /** Default when no version is given: the configured alias (`KSCORE_MODEL_ALIAS`). */
     alias: name.optional(),
   })
@@ -56,10 +53,18 @@ export const outputSchema = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('topic'),
-      /** Default: the predictions topic. */
+      /**
+       * Default: the backfill topic `<predictions topic>.backfill` (the live predictions topic only
+       * with `live`).
+       */
       topic: topicName.optional(),
-      /** Default: the dead-letter topic. */
+      /** Default: `<dead-letter topic>.backfill` (the live dead-letter topic with `live`). */
       deadLetterTopic: topicName.optional(),
+      /**
+       * Write into the live predictions topic (and dead-letter topic), where consumers see a second
+       * prediction for old events. Recorded in the audit log. Default false.
+       */
+      live: z.boolean().optional(),
     })
     .strict(),
   z
@@ -127,7 +132,10 @@ export const replayParamsSchema = z
     /** Exclusive. Default: the end of each partition when the job starts. */
     to: rangeEdgeSchema.optional(),
     model: modelRefSchema.default({}),
-    /** Default: the predictions and dead-letter topics. Not allowed with `compare`. */
+    /**
+     * Default: the backfill topics derived from the predictions and dead-letter topics, never the
+     * live ones (see `output.live`). Not allowed with `compare`.
+     */
     output: outputSchema.optional(),
     /** Score the range with a second version too and report how they differ; writes no predictions. */
     compare: compareSchema.optional(),
@@ -168,7 +176,7 @@ export interface PinnedModel {
 }
 
 export type PlannedOutput =
-  | { readonly kind: 'topic'; readonly topic: string; readonly deadLetterTopic: string }
+  | { readonly kind: 'topic'; readonly topic: string; readonly deadLetterTopic: string; readonly live?: true }
   | { readonly kind: 'file'; readonly path: string; readonly format: 'jsonl' | 'parquet' }
   | { readonly kind: 'compare' };
 
@@ -221,6 +229,10 @@ export interface ReplayStatus {
   readonly finishedAt?: string;
   /** How many times the job was started (1 + resumes). */
   readonly runs: number;
+  /** A sharded job: how many shards score it (its status adds theirs up). */
+  readonly shards?: number;
+  /** A shard: the job it is part of, and which part. */
+  readonly shardOf?: { readonly job: string; readonly index: number; readonly count: number };
 }
 
 export interface ScoreDiffSummary {

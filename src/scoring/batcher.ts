@@ -1,12 +1,20 @@
-import type { ScoredBatch } from './types.js';
+import type { ModelInput, ScoredBatch } from './types.js';
 
-export interface BatcherOptions {
+/** How the rows of a batch are held: a buffer for some rows, and the copy of rows from one to another. */
+export interface BatchLayout<B> {
+  alloc(rows: number): B;
+  /** Copies the first `rows` rows of `src` into `dst` from row `at`. */
+  copy(src: B, rows: number, dst: B, at: number): void;
+}
+
+export interface BatcherOptions<B> {
   /** Most rows in one scoring call. */
   maxBatchSize: number;
   /** Most time the first waiting row waits for the batch to fill, in ms. */
   maxWaitMs: number;
-  /** Values per row (the model's feature count). */
-  width: number;
+  /** Values per row of float32 rows (the model's feature count), or the layout of other rows. */
+  width?: number;
+  layout?: BatchLayout<B>;
 }
 
 /** Where a submission's rows landed: row `start + i` of `batch` is row `i` of the submission. */
@@ -15,15 +23,23 @@ export interface BatchSlice {
   readonly start: number;
 }
 
-interface Pending {
-  rows: Float32Array;
+interface Pending<B> {
+  rows: B;
   n: number;
   final: boolean;
   resolve: (slice: BatchSlice) => void;
   reject: (err: unknown) => void;
 }
 
-export type ScoreFn = (input: Float32Array, rows: number) => Promise<ScoredBatch>;
+export type ScoreFn<B extends ModelInput = Float32Array> = (input: B, rows: number) => Promise<ScoredBatch>;
+
+/** Rows of `width` float32 values side by side. */
+export function floatLayout(width: number): BatchLayout<Float32Array> {
+  return {
+    alloc: (rows) => new Float32Array(rows * width),
+    copy: (src, rows, dst, at) => dst.set(rows * width === src.length ? src : src.subarray(0, rows * width), at * width),
+  };
+}
 
 /**
  * Joins rows from several concurrent submitters (one per partition batch) into one scoring call.
@@ -35,21 +51,23 @@ export type ScoreFn = (input: Float32Array, rows: number) => Promise<ScoredBatch
  *
  * Submitters call `open()` when they start and pass `final: true` with their last submission.
  */
-export class MicroBatcher {
-  private readonly queue: Pending[] = [];
+export class MicroBatcher<B extends ModelInput = Float32Array> {
+  private readonly queue: Pending<B>[] = [];
   private queuedRows = 0;
   private openSubmitters = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private running = false;
   private idleWaiters: (() => void)[] = [];
-  private readonly buffer: Float32Array;
+  private readonly buffer: B;
+  private readonly layout: BatchLayout<B>;
 
   constructor(
-    private readonly options: BatcherOptions,
-    private readonly scoreFn: ScoreFn,
+    private readonly options: BatcherOptions<B>,
+    private readonly scoreFn: ScoreFn<B>,
   ) {
-    this.buffer = new Float32Array(options.maxBatchSize * options.width);
+    this.layout = options.layout ?? (floatLayout(options.width ?? 1) as unknown as BatchLayout<B>);
+    this.buffer = this.layout.alloc(options.maxBatchSize);
   }
 
   open(): void {
@@ -62,8 +80,8 @@ export class MicroBatcher {
     this.schedule();
   }
 
-  /** Queues `n` rows (row-major in `rows`, n <= maxBatchSize); resolves when they are scored. */
-  submit(rows: Float32Array, n: number, final: boolean): Promise<BatchSlice> {
+  /** Queues the first `n` rows of `rows` (n <= maxBatchSize); resolves when they are scored. */
+  submit(rows: B, n: number, final: boolean): Promise<BatchSlice> {
     if (n > this.options.maxBatchSize) throw new RangeError(`submission of ${n} rows exceeds maxBatchSize`);
     return new Promise<BatchSlice>((resolve, reject) => {
       this.queue.push({ rows, n, final, resolve, reject });
@@ -107,7 +125,7 @@ export class MicroBatcher {
     this.immediate = undefined;
 
     // Take whole submissions in order while they fit.
-    const taken: Pending[] = [];
+    const taken: Pending<B>[] = [];
     let rows = 0;
     while (this.queue.length > 0 && rows + this.queue[0]!.n <= this.options.maxBatchSize) {
       const p = this.queue.shift()!;
@@ -116,14 +134,13 @@ export class MicroBatcher {
     }
     this.queuedRows -= rows;
 
-    let input: Float32Array;
+    let input: B;
     if (taken.length === 1) {
       input = taken[0]!.rows;
     } else {
-      const w = this.options.width;
       let at = 0;
       for (const p of taken) {
-        this.buffer.set(p.n * w === p.rows.length ? p.rows : p.rows.subarray(0, p.n * w), at * w);
+        this.layout.copy(p.rows, p.n, this.buffer, at);
         at += p.n;
       }
       input = this.buffer;

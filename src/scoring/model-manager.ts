@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ModelError, ServiceError, errorMessage } from '../errors.js';
+import { ModelError, ServiceError, asError, errorMessage } from '../errors.js';
 import type { ModelArtifact, ModelSource, RegistrySubscriber } from '../registry/index.js';
 import type { LiveModel, Scorer } from './types.js';
 
@@ -73,10 +73,13 @@ export class ModelManager implements ModelProvider {
   private closed = false;
   private readyWaiters: ((m: LiveModel) => void)[] = [];
   private readonly roles: ModelRoles;
+  /** A retry scheduled after a failure a retry can fix (Redis away), and how many came before it. */
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retries = 0;
 
   constructor(
     private readonly source: ModelSource,
-    private readonly name: string,
+    readonly name: string,
     roles: ModelRoles | string,
     private readonly load: ScorerLoader,
     private readonly log: Logger,
@@ -131,7 +134,7 @@ export class ModelManager implements ModelProvider {
         void this.refresh();
       });
       void subscription.subscriber.subscribe(subscription.channel).catch((err: unknown) => {
-        this.log.warn({ err: errorMessage(err) }, 'cannot subscribe to registry changes; relying on the periodic refresh');
+        this.log.warn({ err: asError(err) }, 'cannot subscribe to registry changes; relying on the periodic refresh');
       });
     }
     const first = this.refresh();
@@ -142,7 +145,24 @@ export class ModelManager implements ModelProvider {
 
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
+    clearTimeout(this.retryTimer);
     this.timer = undefined;
+    this.retryTimer = undefined;
+  }
+
+  /**
+   * Refreshes again soon after a failure a retry can fix (Redis unreachable or frozen while a
+   * version or the routing is read): with backoff from 200 ms to 5 s, not only at the next
+   * periodic refresh, so a promotion made during the outage serves within moments of its end.
+   */
+  private retrySoon(): void {
+    if (this.closed || this.retryTimer !== undefined) return;
+    const delay = Math.min(5_000, 200 * 2 ** this.retries++) * (0.5 + Math.random());
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.refresh();
+    }, delay);
+    this.retryTimer.unref();
   }
 
   /** Releases every loaded version (at shutdown, after the last batch); no refresh runs after it. */
@@ -180,7 +200,8 @@ export class ModelManager implements ModelProvider {
     try {
       routing = await this.source.routing(this.name);
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'cannot read the model routing; will retry');
+      this.log.warn({ err: asError(err) }, 'cannot read the model routing; will retry');
+      this.retrySoon();
       return;
     }
     const { primary: primaryAlias, shadow: shadowAlias } = this.roles;
@@ -197,6 +218,7 @@ export class ModelManager implements ModelProvider {
     if (primary.version === primaryVersion) {
       this.failed.delete(primaryVersion);
       this.state = { status: 'serving', model: primary };
+      if (this.retryTimer === undefined) this.retries = 0;
     }
 
     let canary: ServingPlan['canary'];
@@ -261,8 +283,10 @@ export class ModelManager implements ModelProvider {
     } catch (err) {
       const retryable = err instanceof ServiceError && err.canRetry;
       const reason = `version ${version} of ${this.name} cannot serve: ${errorMessage(err)}`;
-      if (!retryable) this.failed.set(version, reason);
-      this.log.error({ model: this.name, version, err: errorMessage(err) }, 'model load failed');
+      // Only what a retry cannot fix (bad bytes, a sha256 mismatch, a failed self-test) marks the version failed.
+      if (retryable) this.retrySoon();
+      else this.failed.set(version, reason);
+      this.log.error({ model: this.name, version, err: asError(err) }, 'model load failed');
       // Only the primary decides the state: a failed canary or shadow leaves the primary serving.
       if (role === 'primary') {
         const serving = this.plan?.primary;

@@ -1,24 +1,22 @@
 import ort from 'onnxruntime-node';
 import { ModelError, errorMessage } from '../errors.js';
-import { inferOutputMapping } from './outputs.js';
-import type { ModelSpec, OutputMapping, ScoredBatch, Scorer } from './types.js';
+import { readGraphFacts, type GraphFacts } from './onnx-graph.js';
+import { modelSpecOf, type ModelDeclaration } from './onnx-spec.js';
+import { positiveColumn } from './outputs.js';
+import type { InputSpec, ModelInput, ModelSpec, ScoredBatch, Scorer, TensorData, TypedRows } from './types.js';
+import { rowFormatFor } from './vectorize.js';
+
+export type { ModelDeclaration } from './onnx-spec.js';
 
 export interface OnnxScorerOptions {
   /** Threads used inside one scoring call. Default 1: the event loop shares the machine. */
   intraOpThreads?: number;
 }
 
-export interface ModelDeclaration {
-  /** Feature names in input column order. */
-  features: readonly string[];
-  /** Which outputs mean what; inferred from the model's outputs when absent. */
-  outputs?: OutputMapping;
-}
-
 /**
  * The onnxruntime adapter. `load` does all the checking a model must pass before it serves: the
- * bytes parse, there is one float input of width `features.length`, the mapped outputs exist and
- * are tensors, and a sample batch scores to finite numbers.
+ * bytes parse, each input is a tensor of a type the service fills and the declared fields fit it,
+ * the mapped outputs exist and are tensors, and a sample batch scores to finite numbers.
  */
 export class OnnxScorer implements Scorer {
   private constructor(
@@ -29,6 +27,7 @@ export class OnnxScorer implements Scorer {
 
   static async load(bytes: Uint8Array, decl: ModelDeclaration, options: OnnxScorerOptions = {}): Promise<OnnxScorer> {
     let session: ort.InferenceSession;
+    let facts: GraphFacts;
     try {
       session = await ort.InferenceSession.create(bytes, {
         intraOpNumThreads: options.intraOpThreads ?? 1,
@@ -40,24 +39,25 @@ export class OnnxScorer implements Scorer {
       throw new ModelError('MODEL_UNLOADABLE', `onnxruntime cannot load the model: ${errorMessage(err)}`, { cause: err });
     }
     try {
-      const spec = checkModel(session, decl);
-      const fetches = [spec.outputs.score, spec.outputs.label, spec.outputs.probabilities].filter(
-        (n): n is string => n !== undefined,
-      );
-      const scorer = new OnnxScorer(session, spec, [...new Set(fetches)]);
-      await scorer.selfTest();
-      return scorer;
+      try {
+        facts = readGraphFacts(bytes);
+      } catch (err) {
+        throw new ModelError('MODEL_UNLOADABLE', `the model's graph cannot be read: ${errorMessage(err)}`, { cause: err });
+      }
+      const spec = modelSpecOf(described(session), decl, facts);
+      const fetches = [...new Set([spec.outputs.score, spec.outputs.label, spec.outputs.probabilities].filter((n): n is string => n !== undefined))];
+      const sample = await new OnnxScorer(session, spec, fetches).selfTest();
+      const positive = positiveColumn(spec.outputs, sample.classes, facts.classLabels);
+      return new OnnxScorer(session, positive === undefined ? spec : { ...spec, positiveColumn: positive }, fetches);
     } catch (err) {
       await session.release().catch(() => undefined);
       throw err;
     }
   }
 
-  async score(input: Float32Array, rows: number): Promise<ScoredBatch> {
-    const width = this.spec.features.length;
-    const data = input.length === rows * width ? input : input.subarray(0, rows * width);
-    const tensor = new ort.Tensor('float32', data, [rows, width]);
-    const out = await this.session.run({ [this.spec.inputName]: tensor }, this.fetches as string[]);
+  async score(input: ModelInput, rows: number): Promise<ScoredBatch> {
+    const feeds = input instanceof Float32Array ? this.floatFeeds(input, rows) : this.typedFeeds(input, rows);
+    const out = await this.session.run(feeds, this.fetches as string[]);
     const { score, label, probabilities } = this.spec.outputs;
     const probs = probabilities === undefined ? undefined : out[probabilities];
     return {
@@ -66,23 +66,60 @@ export class OnnxScorer implements Scorer {
       label: label === undefined ? undefined : (out[label]?.data as BigInt64Array),
       probabilities: probs?.data as Float32Array | undefined,
       classes: probs === undefined ? 0 : Number(probs.dims[1] ?? 1),
+      positive: this.spec.positiveColumn,
     };
+  }
+
+  async run(inputs: Readonly<Record<string, TensorData>>, outputs?: readonly string[]): Promise<Record<string, TensorData>> {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, [...t.dims]);
+    const wanted = outputs ?? (this.spec.declaredOutputs ?? []).filter((o) => o.type !== 'non-tensor').map((o) => o.name);
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await this.session.run(feeds, [...wanted]);
+    } catch (err) {
+      throw new ModelError('MODEL_RUN_FAILED', `the model cannot run on these inputs: ${firstLine(errorMessage(err))}`, { cause: err });
+    }
+    const result: Record<string, TensorData> = {};
+    for (const name of wanted) {
+      const t = out[name]!;
+      result[name] = { type: t.type, dims: t.dims.map(Number), data: t.data as TensorData['data'] };
+    }
+    return result;
   }
 
   async release(): Promise<void> {
     await this.session.release();
   }
 
-  /** A sample batch of 4 rows must give finite numbers in every mapped output. */
-  private async selfTest(): Promise<void> {
+  /** The one float32 input of every feature: the buffer as it is, cut to the rows. */
+  private floatFeeds(input: Float32Array, rows: number): Record<string, ort.Tensor> {
     const width = this.spec.features.length;
-    const sample = new Float32Array(4 * width);
-    for (let i = 0; i < sample.length; i++) sample[i] = ((i * 7919) % 13) / 13 - 0.5;
+    const data = input.length === rows * width ? input : input.subarray(0, rows * width);
+    return { [this.spec.inputName]: new ort.Tensor('float32', data, [rows, width]) };
+  }
+
+  private typedFeeds(input: TypedRows, rows: number): Record<string, ort.Tensor> {
+    const feeds: Record<string, ort.Tensor> = {};
+    (this.spec.inputs ?? []).forEach((spec, i) => {
+      feeds[spec.name] = tensorOf(spec, input.columns[i]!, rows);
+    });
+    return feeds;
+  }
+
+  /** A sample batch of 4 rows, written by the model's own row writer, must give finite numbers in every mapped output. */
+  private async selfTest(): Promise<ScoredBatch> {
+    const format = rowFormatFor(this.spec);
+    const buffer = format.alloc(4);
+    for (let r = 0; r < 4; r++) {
+      const bad = format.write(sampleEvent(this.spec, r), buffer, r * format.stride);
+      if (bad >= 0) throw new ModelError('MODEL_SAMPLE_FAILED', `no sample value fits feature "${this.spec.features[bad] ?? bad}"`);
+    }
     let batch: ScoredBatch;
     try {
-      batch = await this.score(sample, 4);
+      batch = await this.score(buffer, 4);
     } catch (err) {
-      throw new ModelError('MODEL_SAMPLE_FAILED', `the model fails on a sample batch: ${errorMessage(err)}`, { cause: err });
+      throw new ModelError('MODEL_SAMPLE_FAILED', `the model fails on a sample batch: ${firstLine(errorMessage(err))}`, { cause: err });
     }
     for (const [name, arr] of [['score', batch.score], ['probabilities', batch.probabilities]] as const) {
       if (arr === undefined) continue;
@@ -90,49 +127,48 @@ export class OnnxScorer implements Scorer {
         if (!Number.isFinite(v)) throw new ModelError('MODEL_NOT_FINITE', `the model's ${name} output is not finite on a sample batch`);
       }
     }
+    return batch;
   }
 }
 
-function checkModel(session: ort.InferenceSession, decl: ModelDeclaration): ModelSpec {
-  const features = decl.features;
-  if (features.length === 0) throw new ModelError('MODEL_NO_FEATURES', 'the model declares no features');
-  if (new Set(features).size !== features.length) throw new ModelError('MODEL_DUPLICATE_FEATURES', 'the feature list names a feature twice');
-  const inputs = session.inputMetadata;
-  if (inputs.length !== 1) {
-    throw new ModelError('MODEL_INPUTS', `the model must have exactly one input, it has ${inputs.length} (${session.inputNames.join(', ')})`);
-  }
-  const input = inputs[0]!;
-  if (!input.isTensor || input.type !== 'float32') {
-    throw new ModelError('MODEL_INPUT_TYPE', `input "${input.name}" must be a float32 tensor`);
-  }
-  if (input.shape.length !== 2) {
-    throw new ModelError('MODEL_INPUT_SHAPE', `input "${input.name}" must have shape [N, features], it has [${input.shape.join(', ')}]`);
-  }
-  const width = input.shape[1];
-  if (typeof width === 'number' && width !== features.length) {
-    throw new ModelError(
-      'MODEL_FEATURE_MISMATCH',
-      `input "${input.name}" takes ${width} features but ${features.length} are declared`,
-    );
-  }
+function describedInput(m: ort.InferenceSession.ValueMetadata): { name: string; isTensor: boolean; type: string; shape: (number | string)[] } {
+  return m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: [...m.shape] } : { name: m.name, isTensor: false, type: 'non-tensor', shape: [] };
+}
 
-  const described = session.outputMetadata.map((o) => ({
-    name: o.name,
-    isTensor: o.isTensor,
-    type: o.isTensor ? o.type : 'non-tensor',
-    shape: o.isTensor ? o.shape : [],
-  }));
-  const outputs = decl.outputs ?? inferOutputMapping(described.filter((o) => o.isTensor));
-  const mapped = Object.entries(outputs).filter(([, name]) => name !== undefined) as [string, string][];
-  if (mapped.length === 0) {
-    throw new ModelError('MODEL_OUTPUTS', `no output to read a prediction from (outputs: ${session.outputNames.join(', ')})`);
-  }
-  for (const [role, name] of mapped) {
-    const o = described.find((d) => d.name === name);
-    if (o === undefined) throw new ModelError('MODEL_OUTPUTS', `the ${role} output "${name}" is not an output of the model`);
-    if (!o.isTensor) {
-      throw new ModelError('MODEL_OUTPUTS', `the ${role} output "${name}" is not a tensor (a ZipMap? export classifiers without it)`);
+function described(session: ort.InferenceSession): { inputs: ReturnType<typeof describedInput>[]; outputs: ReturnType<typeof describedInput>[] } {
+  return { inputs: session.inputMetadata.map(describedInput), outputs: session.outputMetadata.map(describedInput) };
+}
+
+/** The tensor of one input's first `rows` rows. */
+function tensorOf(spec: InputSpec, column: TypedRows['columns'][number], rows: number): ort.Tensor {
+  const n = rows * spec.fields.length;
+  const dims = spec.shape.length === 1 ? [rows] : [rows, spec.fields.length];
+  if (Array.isArray(column)) return new ort.Tensor('string', column.length === n ? column : column.slice(0, n), dims);
+  const data = column.length === n ? column : column.subarray(0, n);
+  return new ort.Tensor(spec.type as 'float32', data as Float32Array, dims);
+}
+
+/** Sample values: small numbers, alternating booleans, and for strings a value the input knows (when it is particular). */
+function sampleEvent(spec: ModelSpec, row: number): Record<string, unknown> {
+  const event: Record<string, unknown> = {};
+  const inputs = spec.inputs ?? [{ name: spec.inputName, type: 'float32' as const, shape: spec.inputShape, fields: spec.features }];
+  let k = row * spec.features.length;
+  for (const input of inputs) {
+    const known = spec.categories?.[input.name];
+    for (const field of input.fields) {
+      k++;
+      if (known !== undefined && known.length > 0) event[field] = known[k % known.length];
+      else if (input.type === 'float32' || input.type === 'float64') event[field] = ((k * 7919) % 13) / 13 - 0.5;
+      else if (input.type === 'int64' || input.type === 'int32') event[field] = k % 3;
+      else if (input.type === 'bool') event[field] = k % 2 === 0;
+      else event[field] = 'x';
     }
   }
-  return { features: [...features], inputName: input.name, inputShape: [...input.shape], outputs };
+  return event;
+}
+
+/** onnxruntime's messages repeat themselves after a line break (its log line); the first says it. */
+function firstLine(message: string): string {
+  const cut = message.search(/\u001b|\n/);
+  return (cut < 0 ? message : message.slice(0, cut)).trim();
 }

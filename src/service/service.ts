@@ -1,38 +1,39 @@
 import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
-import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { confluentSchemaSource, eventDecoderFor, predictionEncoderFor } from '../codec/index.js';
 import type { Config } from '../config/index.js';
-import { OnlineConsumer } from '../consumer/online-consumer.js';
-import { errorMessage } from '../errors.js';
-import { dashboardRoutes } from '../http/dashboard.js';
-import { replayRoutes } from '../http/replay-routes.js';
-import { ReplayJobs } from '../replay/index.js';
-import { buildHttpServer, type Readiness } from '../http/server.js';
-import { createKafka, ensureTopics } from '../kafka/client.js';
-import { LagMonitor } from '../metrics/lag.js';
-import { ServiceMetrics } from '../metrics/metrics.js';
-import { ScoringPipeline } from '../pipeline/pipeline.js';
-import { KafkaSink } from '../producer/kafka-sink.js';
-import { ModelFileStore, RedisModelStore, connectRedis } from '../registry/index.js';
-import { ModelManager } from '../scoring/model-manager.js';
-import { OnnxScorer } from '../scoring/onnx-scorer.js';
+import type { OnlineConsumer } from '../consumer/online-consumer.js';
+import { asError, errorMessage } from '../errors.js';
+import type { Readiness } from '../http/server.js';
+import type { Admin, KafkaClient } from '../kafka/index.js';
+import type { LagMonitor } from '../metrics/lag.js';
+import type { ServiceMetrics } from '../metrics/metrics.js';
+import type { Stall } from '../metrics/stalls.js';
+import type { ScoringPipeline } from '../pipeline/pipeline.js';
+import type { KafkaSink } from '../producer/kafka-sink.js';
+import type { RedisModelStore } from '../registry/index.js';
+import type { ReplayJobs } from '../replay/index.js';
+import type { Scheduler } from '../schedule/index.js';
+import type { ModelSet } from '../scoring/model-set.js';
+import { assemble, type ServiceHooks } from './assemble.js';
 
 export type ServiceState = 'created' | 'running' | 'draining' | 'stopped' | 'failed';
 
-interface ServiceDeps {
+/** Everything the service is made of (assemble.ts builds them from the configuration). */
+export interface ServiceParts {
   config: Config;
   log: Logger;
   redis: Redis;
   subscriber: Redis;
   store: RedisModelStore;
-  kafka: Kafka;
+  kafka: KafkaClient;
   admin: Admin;
   lag: LagMonitor;
   replays: ReplayJobs;
+  /** Starts scheduled runs (absent with KSCORE_SCHEDULE_ENABLED=false). */
+  scheduler?: Scheduler | undefined;
   sink: KafkaSink;
-  models: ModelManager;
+  models: ModelSet;
   pipeline: ScoringPipeline;
   consumer: OnlineConsumer;
   http: FastifyInstance;
@@ -47,83 +48,36 @@ interface ServiceDeps {
 export class ScoringService {
   private state: ServiceState = 'created';
   private closing: Promise<void> | undefined;
+  private failure: Error | undefined;
+  private onFailed: (err: Error) => void = () => undefined;
+  /** Resolves with the error when the service fails (see `fail`). */
+  readonly failed: Promise<Error> = new Promise((resolve) => (this.onFailed = resolve));
 
-  private constructor(private readonly deps: ServiceDeps) {}
+  private constructor(private readonly deps: ServiceParts) {}
 
+  /** Opens every connection the configuration names and builds the service from them. */
   static async create(config: Config, log: Logger): Promise<ScoringService> {
-    const redis = connectRedis(config.redisUrl, log);
-    const subscriber = connectRedis(config.redisUrl, log);
-    const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logger: log });
-    let sink: KafkaSink | undefined;
-    const admin = kafka.admin();
-    try {
-      await Promise.all([redis.connect(), subscriber.connect(), admin.connect()]);
-      const shadowTopic = config.shadowTopic ?? `${config.predictionsTopic}.shadow`;
-      if (config.createTopics) {
-        const topics = [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic];
-        if (config.shadowAlias !== '') topics.push(shadowTopic);
-        await ensureTopics(kafka, topics, config.topicPartitions);
-      }
-      const schemas = confluentSchemaSource(config.schemaRegistryUrl);
-      const decoder = eventDecoderFor(config.inputFormat, schemas);
-      const encoder = await predictionEncoderFor(config, schemas);
-      // Online delivery is at-least-once already; without idempotence requests may overlap.
-      sink = await KafkaSink.connect(kafka, { idempotent: false });
-      const metrics = new ServiceMetrics(config.driftWindow, config.featuresTopic);
-      const lag = new LagMonitor(admin, config.groupId, config.featuresTopic, (l) => metrics.setLag(l), log.child({ component: 'lag' }));
-      const store = new RedisModelStore(redis, {
-        prefix: config.redisKeyPrefix,
-        inlineMaxBytes: config.modelInlineMaxBytes,
-        fileStore: new ModelFileStore(config.modelStoreDir),
-      });
-      const models = new ModelManager(
-        store,
-        config.modelName,
-        { primary: config.modelAlias, shadow: config.shadowAlias === '' ? undefined : config.shadowAlias },
-        (artifact) => OnnxScorer.load(artifact.bytes, artifact.meta, { intraOpThreads: config.intraOpThreads }),
-        log.child({ component: 'models' }),
-        metrics.models,
-      );
-      const pipeline = new ScoringPipeline(models, decoder, encoder, sink, { ...config, shadowTopic }, metrics.pipeline);
-      const consumer = new OnlineConsumer(
-        kafka,
-        {
-          groupId: config.groupId,
-          topic: config.featuresTopic,
-          fromBeginning: config.startFrom === 'earliest',
-          partitionsConcurrently: config.partitionsConcurrently,
-          maxBytesPerPartition: config.maxBytesPerPartition,
-          sessionTimeoutMs: config.sessionTimeoutMs,
-          commitIntervalMs: config.commitIntervalMs,
-        },
-        log.child({ component: 'consumer', topic: config.featuresTopic }),
-      );
-      const replays = await ReplayJobs.create(config, log, { register: metrics.registry, redis });
-      let service: ScoringService | undefined;
-      const http = await buildHttpServer({
-        readiness: () => service!.readiness(),
-        metrics: metrics.registry,
-        logger: log,
-        admin: { store, tokens: config.apiTokens, maxUploadBytes: config.maxUploadBytes },
-        plugins: [dashboardRoutes(), replayRoutes({ jobs: replays, outputDir: config.replayOutputDir })],
-      });
-      service = new ScoringService({ config, log, redis, subscriber, store, kafka, admin, lag, replays, sink, models, pipeline, consumer, metrics, http });
-      return service;
-    } catch (err) {
-      await sink?.close().catch(() => undefined);
-      await admin.disconnect().catch(() => undefined);
-      redis.disconnect();
-      subscriber.disconnect();
-      throw err;
-    }
+    let service: ScoringService | undefined;
+    const hooks: ServiceHooks = {
+      fail: (err) => service?.fail(err),
+      readiness: () => service!.readiness(),
+      health: () => service!.health(),
+    };
+    service = ScoringService.fromParts(await assemble(config, log, hooks));
+    return service;
+  }
+
+  /** A service from parts made elsewhere (a test hands in its own). */
+  static fromParts(parts: ServiceParts): ScoringService {
+    return new ScoringService(parts);
   }
 
   get httpServer(): FastifyInstance {
     return this.deps.http;
   }
 
-  /** The model manager (which versions serve). */
-  get models(): ModelManager {
+  /** The model managers (which versions serve), one per model. */
+  get models(): ModelSet {
     return this.deps.models;
   }
 
@@ -134,27 +88,48 @@ export class ScoringService {
     this.state = 'running';
     await models.start(config.modelRefreshMs, { subscriber, channel: store.eventsChannel });
     await lag.start(config.lagIntervalMs);
-    if (models.current() === undefined) log.warn({ reason: reasonOf(models) }, 'waiting for a model');
+    this.deps.scheduler?.start();
+    if (models.serving() === undefined) log.warn({ reason: reasonOf(models) }, 'waiting for a model');
     void models.ready().then(async (m) => {
       if (this.state !== 'running') return;
-      log.info({ model: m.name, version: m.version }, 'starting the consumer');
+      log.info({ model: m.name, version: m.version, serving: models.serving() }, 'starting the consumer');
       try {
-        await consumer.start((batch) => pipeline.process(batch));
+        await consumer.start(async (batch, turn) => {
+          await pipeline.process(batch, turn);
+        });
       } catch (err) {
-        this.state = 'failed';
-        log.error({ err: errorMessage(err) }, 'the consumer could not start');
+        this.fail(err instanceof Error ? err : new Error(String(err)));
       }
     });
     return { httpUrl: address };
   }
 
+  /**
+   * The service cannot go on (authorisation refused, a topic missing, a bug): it says why once,
+   * `/healthz` answers 503 so that an orchestrator restarts it, and `failed` resolves, on which
+   * the entry point shuts down and exits non-zero.
+   */
+  fail(err: Error): void {
+    if (this.failure !== undefined || this.state === 'stopped' || this.state === 'draining') return;
+    this.failure = err;
+    this.state = 'failed';
+    this.deps.log.error({ err, code: (err as { code?: unknown }).code }, 'the service cannot go on');
+    this.onFailed(err);
+  }
+
+  /** Liveness: false once the service failed. */
+  health(): { ok: boolean; detail?: string } {
+    return this.failure === undefined ? { ok: true } : { ok: false, detail: this.failure.message };
+  }
+
   async readiness(): Promise<Readiness> {
-    const { redis, models, consumer } = this.deps;
-    const model = models.current();
+    const { redis, models, consumer, lag } = this.deps;
+    const serving = models.serving();
     const checks: Readiness['checks'] = {
       redis: redis.status === 'ready' ? { ok: true } : { ok: false, detail: `redis is ${redis.status}` },
-      model: model !== undefined ? { ok: true, detail: `${model.name} v${model.version}` } : { ok: false, detail: reasonOf(models) },
+      model: serving !== undefined ? { ok: true, detail: serving } : { ok: false, detail: reasonOf(models) },
       kafka: consumer.health(),
+      progress: progressCheck(lag.stalledPartitions()),
     };
     const ready = this.state === 'running' && Object.values(checks).every((c) => c.ok);
     return { ready, checks };
@@ -180,7 +155,7 @@ export class ScoringService {
       try {
         await fn();
       } catch (err) {
-        log.warn({ step: name, err: errorMessage(err) }, 'shutdown step failed');
+        log.warn({ step: name, err: asError(err) }, 'shutdown step failed');
       }
     };
     const ordered = async (): Promise<void> => {
@@ -188,10 +163,12 @@ export class ScoringService {
       lag.stop();
       await step('consumer', () => consumer.stop());
       await step('pipeline', () => pipeline.drained());
+      // No new scheduled run; the runs held here are left to another replica (or the next start).
+      await step('scheduler', () => this.deps.scheduler?.close());
       // Running replays stop after their batches in flight and can be resumed (state interrupted).
       await step('replays', () => replays.close());
       await step('producer', () => sink.close());
-      await step('admin', () => admin.disconnect());
+      await step('admin', () => admin.close());
       await step('models', () => models.releaseAll());
       await step('redis', () => Promise.all([redis.quit(), subscriber.quit()]));
       await step('http', () => http.close());
@@ -215,7 +192,15 @@ export class ScoringService {
   }
 }
 
-function reasonOf(models: ModelManager): string {
+/** Whether every partition with lag advances; a stall is never silent. */
+function progressCheck(stalled: readonly Stall[]): { ok: boolean; detail?: string } {
+  if (stalled.length === 0) return { ok: true };
+  const now = Date.now();
+  return { ok: false, detail: stalled.map((s) => `partition ${s.partition} of ${s.topic} has not advanced for ${Math.round((now - s.sinceMs) / 1000)} s with lag ${s.lag}`).join('; ') };
+}
+
+
+function reasonOf(models: ModelSet): string {
   const s = models.status();
   return s.status === 'serving' ? 'serving' : s.reason;
 }

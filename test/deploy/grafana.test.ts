@@ -59,7 +59,7 @@ describe('deploy/grafana/kscore-dashboard.json', () => {
     }
   });
 
-  it('shows what the service dashboard shows: lag, throughput, latency, batch sizes, versions, drift, replay, memory', async () => {
+  it('shows what the service dashboard shows: lag, throughput, latency, batch sizes, versions, drift, replay, schedules, memory', async () => {
     const d = await load();
     const exprs = d.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join('\n');
     for (const metric of [
@@ -74,17 +74,27 @@ describe('deploy/grafana/kscore-dashboard.json', () => {
       'kscore_canary_share',
       'kscore_feature_drift_psi',
       'kscore_replay_',
-      'kscore_process_resident_memory_bytes',
+      'kscore_schedule_next_run_timestamp_seconds',
+      'kscore_schedule_last_run_outcome',
+      'process_resident_memory_bytes',
     ]) {
       expect(exprs, metric).toContain(metric);
     }
     expect(d.panels.map((p) => p.title)).toEqual(
-      expect.arrayContaining(['Throughput', 'Consumer lag by partition', 'End-to-end latency', 'Scoring latency', 'Batch size', 'Live versions', 'Drift by feature (PSI)', 'Replay jobs']),
+      expect.arrayContaining(['Throughput', 'Consumer lag by partition', 'End-to-end latency', 'Scoring latency', 'Batch size', 'Live versions', 'Drift by feature (PSI)', 'Replay jobs', 'Schedules']),
     );
     // Rates follow Grafana's interval, and the replica variable filters every per-replica query.
     expect(exprs).not.toMatch(/\[\d+[smh]\]/);
     for (const line of exprs.split('\n').filter((e) => /kscore_(events_in|predictions|dead_letters)_total/.test(e))) {
       expect(line).toContain('instance=~"$instance"');
+    }
+    // The model variable (every model by default) filters every query of a per-model metric.
+    const model = d.templating.list.find((v) => v.name === 'model');
+    expect(model?.type).toBe('query');
+    expect(JSON.stringify(model?.query)).toContain('label_values(kscore_model_info');
+    const perModel = /kscore_(predictions_total|dead_letters_total|end_to_end_seconds_bucket|scoring_seconds_bucket|batch_size_\w+|model_info|canary_share|feature_drift_psi)\{/g;
+    for (const line of exprs.split('\n')) {
+      for (const m of line.matchAll(perModel)) expect(line.slice(m.index), line).toMatch(/^\w+\{model=~"\$model"/);
     }
   });
 });

@@ -32,7 +32,7 @@ interface GrafanaPanel {
 
 /** Grafana's variables, as Grafana would expand them for this test's Prometheus. */
 function expand(expr: string): string {
-  return expr.replaceAll('$__rate_interval', '15s').replaceAll('$instance', '.*').replaceAll('$job', 'kscore');
+  return expr.replaceAll('$__rate_interval', '15s').replaceAll('$instance', '.*').replaceAll('$model', '.*').replaceAll('$job', 'kscore');
 }
 
 describe('Prometheus scraping the service with the shipped configuration', () => {
@@ -98,7 +98,7 @@ describe('Prometheus scraping the service with the shipped configuration', () =>
     await eventually(async () => {
       const { groups } = await prom.api<{ groups: { rules: { name: string; health: string; lastEvaluation: string }[] }[] }>('/api/v1/rules');
       const rules = groups.flatMap((g) => g.rules);
-      return rules.length === 7 && rules.every((r) => r.health === 'ok' && !r.lastEvaluation.startsWith('0001')) ? rules : undefined;
+      return rules.length === 8 && rules.every((r) => r.health === 'ok' && !r.lastEvaluation.startsWith('0001')) ? rules : undefined;
     }, 20_000, 'every rule evaluated, healthy');
     const psi = JSON.stringify(await prom.query('kscore_feature_drift_psi'));
     // 2 % of the events were dead letters: that alert is pending (it fires after 10 minutes). A
@@ -118,9 +118,9 @@ describe('Prometheus scraping the service with the shipped configuration', () =>
     expect(drifted).toEqual(['f0']);
 
     // Every query of the Grafana dashboard is valid and, but for the ones about what this
-    // service does not have (a canary, replay jobs), finds data.
+    // service does not have (a canary, replay jobs, schedules), finds data.
     const dashboard = JSON.parse(await readFile(GRAFANA_DASHBOARD, 'utf8')) as { panels: GrafanaPanel[] };
-    const mayBeEmpty = new Set(['Canary share', 'Replay jobs']);
+    const mayBeEmpty = new Set(['Canary share', 'Replay jobs', 'Schedules']);
     let checked = 0;
     for (const panel of dashboard.panels) {
       for (const target of panel.targets ?? []) {

@@ -47,9 +47,9 @@ describe('promtool on deploy/prometheus', () => {
     expect(r.code, r.output).toBe(0);
   });
 
-  it('accepts the alert rules: lag, latency, dead letters, drift, no live model, down', async () => {
+  it('accepts the alert rules: lag, latency, dead letters, drift, no live model, down, failed scheduled runs', async () => {
     const r = await promtool(['check', 'rules', 'alerts.yml']);
-    expect(r.output).toContain('SUCCESS: 7 rules found');
+    expect(r.output).toContain('SUCCESS: 8 rules found');
     expect(r.code, r.output).toBe(0);
     const text = await readFile(join(PROMETHEUS_DIR, 'alerts.yml'), 'utf8');
     const names = [...text.matchAll(/- alert: (\w+)/g)].map((m) => m[1]);
@@ -61,10 +61,11 @@ describe('promtool on deploy/prometheus', () => {
       'KscoreFeatureDrift',
       'KscoreNoLiveModel',
       'KscoreReplicaWithoutLiveModel',
+      'KscoreScheduledRunFailed',
     ]);
     // Each has a for:, a severity and both annotations.
     const blocks = text.split(/\n(?= +- alert: )/).slice(1);
-    expect(blocks).toHaveLength(7);
+    expect(blocks).toHaveLength(8);
     for (const block of blocks) {
       expect(block).toMatch(/\n\s+for: \d+m\n/);
       expect(block).toMatch(/\n\s+severity: (warning|critical)\n/);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
-import { HEADERS } from '../../src/pipeline/types.js';
+import { HEADERS } from '../../src/producer/provenance.js';
 import { eventually } from '../support/child.js';
 import { collect, header, produceEvents, testConfig } from '../support/harness.js';
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS, startService } from '../support/service.js';

@@ -13,11 +13,10 @@ import type {
   ModelArtifact,
   ModelStore,
   ModelVersionMeta,
-  NewModelVersion,
   Routing,
   TrafficSplit,
+  ValidatedVersion,
 } from '../../src/registry/types.js';
-import type { OutputMapping } from '../../src/scoring/types.js';
 
 const ADMIN = 'admin-token-0123456789abcdef';
 const READER = 'read-token-0123456789abcdef';
@@ -72,7 +71,7 @@ class MemoryModelStore implements ModelStore {
 
   async addVersion(
     name: string,
-    input: NewModelVersion & { outputs: OutputMapping; inputName: string; inputShape: readonly (number | string)[] },
+    input: ValidatedVersion,
     actor: string,
   ): Promise<ModelVersionMeta> {
     const m = this.model(name);
@@ -253,11 +252,8 @@ describe('admin API', () => {
       const stored = await store.getVersion('fraud', '1');
       expect(stored?.bytes.equals(Buffer.from(MODEL.bytes))).toBe(true);
       expect(stored?.meta.outputs).toEqual({ score: 'score' }); // inferred from the model
-      expect(stored?.meta.inputSchema).toEqual({
-        name: 'features',
-        shape: ['N', 4],
-        features: MODEL.features.map((f) => ({ name: f, type: 'float32' })),
-      });
+      // The input as the model declares it, with the fields that fill it.
+      expect(stored?.meta.inputs).toEqual([{ name: 'features', type: 'float32', shape: ['N', 4], fields: MODEL.features }]);
       expect(store.log.map((e) => [e.action, e.actor, e.version])).toEqual([['register', 'alice', '1']]);
 
       const again = await uploadOctets('fraud', MODEL.bytes, `?features=${FEATURES}`);
@@ -318,19 +314,41 @@ describe('admin API', () => {
       expect(await store.listVersions('fraud')).toEqual([]);
     });
 
-    it('answers 400 when the features are missing', async () => {
+    it('refuses with 422 a model whose wide input has no feature names, and with 400 an upload without bytes', async () => {
       const octets = await uploadOctets('fraud', MODEL.bytes, '');
-      expect(octets.statusCode).toBe(400);
-      expect(octets.json()).toMatchObject({ error: 'FEATURES_REQUIRED' });
+      expect(octets.statusCode).toBe(422);
+      expect(octets.json()).toEqual({ error: 'FEATURES_REQUIRED', message: 'input "features" takes 4 columns: name the fields that fill it (features, or an input mapping)' });
 
       const json = await uploadJson('fraud', { onnx: Buffer.from(MODEL.bytes).toString('base64') });
-      expect(json.statusCode).toBe(400);
-      expect(json.json()).toMatchObject({ error: 'BAD_UPLOAD' });
+      expect(json.statusCode).toBe(422);
+      expect(json.json()).toMatchObject({ error: 'FEATURES_REQUIRED' });
 
       const noBytes = await uploadJson('fraud', { features: MODEL.features });
       expect(noBytes.statusCode).toBe(400);
+      expect(noBytes.json()).toMatchObject({ error: 'BAD_UPLOAD' });
       expect(store.snapshot()).toBe('[]');
-      expect(store.log).toEqual([]);
+      expect(store.log.map((e) => e.action)).toEqual(['refused', 'refused']);
+    });
+
+    it('takes an input mapping and a positive class from a JSON upload', async () => {
+      const res = await uploadJson('fraud', {
+        onnx: Buffer.from(MODEL.bytes).toString('base64'),
+        inputs: { features: MODEL.features },
+        outputs: { score: 'score' },
+      });
+      expect(res.statusCode).toBe(201);
+      expect(res.json()).toMatchObject({ features: MODEL.features, inputs: [{ name: 'features', type: 'float32', fields: MODEL.features }] });
+
+      const unknown = await uploadJson('fraud', { onnx: Buffer.from(MODEL.bytes).toString('base64'), inputs: { feature: MODEL.features } });
+      expect(unknown.statusCode).toBe(422);
+      expect(unknown.json()).toEqual({ error: 'MODEL_INPUT_MAPPING', message: 'the input mapping names "feature", which is not an input of the model (features)' });
+
+      const positive = await uploadOctets('fraud', MODEL.bytes, `?features=${FEATURES}&positiveClass=1`);
+      expect(positive.statusCode).toBe(422);
+      expect(positive.json<{ error: string }>().error).toBe('MODEL_POSITIVE_CLASS');
+
+      const notMapping = await uploadJson('fraud', { onnx: Buffer.from(MODEL.bytes).toString('base64'), inputs: [MODEL.features] });
+      expect(notMapping.statusCode).toBe(400);
     });
 
     it('refuses an empty upload or an empty feature name with 422', async () => {

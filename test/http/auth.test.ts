@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ApiToken } from '../../src/config/index.js';
-import { bearerAuth } from '../../src/http/auth.js';
+import { bearerAuth, neededRole } from '../../src/http/auth.js';
 
 const ADMIN = 'admin-token-0123456789abcdef';
 const READER = 'read-token-0123456789abcdef';
@@ -133,5 +133,15 @@ describe('bearerAuth', () => {
     } finally {
       await locked.close();
     }
+  });
+});
+
+describe('the role a route needs', () => {
+  it('is its own; under /api, admin unless the route names one or is marked public', () => {
+    expect(neededRole('/api/v1/models', { role: 'read' })).toBe('read');
+    expect(neededRole('/api/v1/new-thing', {})).toBe('admin');
+    expect(neededRole('/api/v1/status', { public: true })).toBeUndefined();
+    expect(neededRole('/metrics', {})).toBeUndefined();
+    expect(neededRole('/healthz', {})).toBeUndefined();
   });
 });

@@ -9,10 +9,12 @@ import {
   parseValue,
   rate,
   replayJobs,
+  schedules,
   samples,
   sumOf,
 } from '../../src/http/dashboard/metrics-parse.js';
 import { ReplayMetrics } from '../../src/replay/metrics.js';
+import { ScheduleMetrics } from '../../src/schedule/metrics.js';
 import type { ReplayStatus } from '../../src/replay/types.js';
 import { formatBytes, formatCount, formatNumber, formatPercent, formatRate, formatSeconds } from '../../src/http/dashboard/format.js';
 
@@ -175,19 +177,37 @@ describe('replayJobs', () => {
     ]);
   });
 
-  it('takes progress from done over planned without a ratio, and the job from exported_job after Prometheus', () => {
+  it('takes progress from done over planned without a ratio, and the job from replay_job, also beside the scrape job', () => {
     const { families } = parseMetrics(
       [
-        'kscore_replay_offsets_done{job="kscore",exported_job="r-1",instance="a"} 30',
-        'kscore_replay_offsets_planned{job="kscore",exported_job="r-1",instance="a"} 120',
-        'kscore_replay_state{job="kscore",exported_job="r-1",instance="a",state="pending"} 0',
-        'kscore_replay_state{job="kscore",exported_job="r-1",instance="a",state="interrupted"} 1',
-        'kscore_replay_eta_seconds{job="kscore",exported_job="r-1",instance="a"} -1',
+        'kscore_replay_offsets_done_total{job="kscore",replay_job="r-1",instance="a"} 30',
+        'kscore_replay_offsets_planned{job="kscore",replay_job="r-1",instance="a"} 120',
+        'kscore_replay_state{job="kscore",replay_job="r-1",instance="a",state="pending"} 0',
+        'kscore_replay_state{job="kscore",replay_job="r-1",instance="a",state="interrupted"} 1',
+        'kscore_replay_eta_seconds{job="kscore",replay_job="r-1",instance="a"} -1',
       ].join('\n'),
     );
     expect(replayJobs(families)).toEqual([
       { job: 'r-1', state: 'interrupted', progress: 0.25, done: 30, planned: 120, ratePerSecond: undefined, etaSeconds: undefined, records: {} },
     ]);
+  });
+});
+
+describe('schedules', () => {
+  it("reads each schedule's next firing, last run and its outcome, paused and running from the schedule gauges", async () => {
+    // The service's own schedule gauges (src/schedule/metrics.ts), fed two schedules.
+    const registry = new Registry();
+    const metrics = new ScheduleMetrics(registry);
+    const T = Date.UTC(2026, 10, 27, 2);
+    metrics.show([
+      { id: 'nightly', paused: false, running: false, nextRunAt: T + 86_400_000, lastRun: { state: 'failed', finishedAt: T + 60_000 } },
+      { id: 'hourly', paused: true, running: true },
+    ]);
+    expect(schedules(parseMetrics(await registry.metrics()).families)).toEqual([
+      { schedule: 'hourly', paused: true, running: true, nextRunAt: undefined, lastRunAt: undefined, lastOutcome: undefined },
+      { schedule: 'nightly', paused: false, running: false, nextRunAt: T + 86_400_000, lastRunAt: T + 60_000, lastOutcome: 'failed' },
+    ]);
+    expect(schedules(parseMetrics('kscore_events_in_total 3').families)).toEqual([]);
   });
 });
 

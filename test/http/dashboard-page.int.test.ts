@@ -99,28 +99,41 @@ function busy(n: number): string {
     'kscore_feature_drift_psi{model="churn",version="3",feature="spend"} 0.31',
     'kscore_feature_drift_psi{model="churn",version="3",feature="visits"} 0.15',
     '# TYPE kscore_replay_progress_ratio gauge',
-    'kscore_replay_progress_ratio{job="backfill-1"} 0.25',
-    'kscore_replay_progress_ratio{job="audit-7"} 1',
-    '# TYPE kscore_replay_offsets_done gauge',
-    'kscore_replay_offsets_done{job="backfill-1"} 2500',
-    'kscore_replay_offsets_done{job="audit-7"} 800',
+    'kscore_replay_progress_ratio{replay_job="backfill-1"} 0.25',
+    'kscore_replay_progress_ratio{replay_job="audit-7"} 1',
+    '# TYPE kscore_replay_offsets_done_total counter',
+    'kscore_replay_offsets_done_total{replay_job="backfill-1"} 2500',
+    'kscore_replay_offsets_done_total{replay_job="audit-7"} 800',
     '# TYPE kscore_replay_offsets_planned gauge',
-    'kscore_replay_offsets_planned{job="backfill-1"} 10000',
-    'kscore_replay_offsets_planned{job="audit-7"} 800',
+    'kscore_replay_offsets_planned{replay_job="backfill-1"} 10000',
+    'kscore_replay_offsets_planned{replay_job="audit-7"} 800',
     '# TYPE kscore_replay_rate_per_second gauge',
-    'kscore_replay_rate_per_second{job="backfill-1"} 500',
+    'kscore_replay_rate_per_second{replay_job="backfill-1"} 500',
     '# TYPE kscore_replay_eta_seconds gauge',
-    'kscore_replay_eta_seconds{job="backfill-1"} 15',
-    'kscore_replay_eta_seconds{job="audit-7"} -1',
-    '# TYPE kscore_replay_records gauge',
-    'kscore_replay_records{job="audit-7",kind="prediction"} 790',
-    'kscore_replay_records{job="audit-7",kind="dead_letter"} 10',
+    'kscore_replay_eta_seconds{replay_job="backfill-1"} 15',
+    'kscore_replay_eta_seconds{replay_job="audit-7"} -1',
+    '# TYPE kscore_replay_records_total counter',
+    'kscore_replay_records_total{replay_job="audit-7",kind="prediction"} 790',
+    'kscore_replay_records_total{replay_job="audit-7",kind="dead_letter"} 10',
     '# TYPE kscore_replay_state gauge',
-    'kscore_replay_state{job="backfill-1",state="running"} 1',
-    'kscore_replay_state{job="backfill-1",state="pending"} 0',
-    'kscore_replay_state{job="audit-7",state="succeeded"} 1',
-    '# TYPE kscore_process_resident_memory_bytes gauge',
-    `kscore_process_resident_memory_bytes ${200 * 1024 * 1024}`,
+    'kscore_replay_state{replay_job="backfill-1",state="running"} 1',
+    'kscore_replay_state{replay_job="backfill-1",state="pending"} 0',
+    'kscore_replay_state{replay_job="audit-7",state="succeeded"} 1',
+    '# TYPE kscore_schedule_paused gauge',
+    'kscore_schedule_paused{schedule="nightly"} 0',
+    'kscore_schedule_paused{schedule="hourly"} 1',
+    '# TYPE kscore_schedule_running gauge',
+    'kscore_schedule_running{schedule="nightly"} 0',
+    'kscore_schedule_running{schedule="hourly"} 0',
+    '# TYPE kscore_schedule_next_run_timestamp_seconds gauge',
+    `kscore_schedule_next_run_timestamp_seconds{schedule="nightly"} ${Date.UTC(2026, 10, 28, 2) / 1000}`,
+    '# TYPE kscore_schedule_last_run_timestamp_seconds gauge',
+    `kscore_schedule_last_run_timestamp_seconds{schedule="nightly"} ${Date.UTC(2026, 10, 27, 2, 4) / 1000}`,
+    '# TYPE kscore_schedule_last_run_outcome gauge',
+    'kscore_schedule_last_run_outcome{schedule="nightly",outcome="succeeded"} 0',
+    'kscore_schedule_last_run_outcome{schedule="nightly",outcome="failed"} 1',
+    '# TYPE process_resident_memory_bytes gauge',
+    `process_resident_memory_bytes ${200 * 1024 * 1024}`,
     '',
   ].join('\n');
 }
@@ -168,6 +181,10 @@ describe('the dashboard page, in Chromium, against a scripted /metrics', () => {
       ['audit-7succeeded', '100 %800 of 800 offsets', '–790 predictions · 10 dead letters'],
       ['backfill-1running', '25 %2,500 of 10,000 offsets', '500/s15 s left'],
     ]);
+    expect(await rows(page, 'schedule-table')).toEqual([
+      ['hourlypaused', 'paused', 'none yet'],
+      ['nightlyactive', '2026-11-28 02:00 UTC', 'failed2026-11-27 02:04 UTC'],
+    ]);
     for (const id of ['chart-throughput', 'chart-lag', 'chart-e2e', 'chart-scoring', 'chart-batch', 'chart-memory']) {
       expect(await page.getByTestId(id).getAttribute('data-state'), id).toBe('data');
       expect(await page.getByTestId(id).locator('path.line').count(), id).toBeGreaterThan(0);
@@ -194,6 +211,36 @@ describe('the dashboard page, in Chromium, against a scripted /metrics', () => {
     expect(browser.errors).toEqual([]);
   });
 
+  it('offers a model picker when the service scores several models, and shows the picked model only', async () => {
+    const twoModels = (n: number): string =>
+      [
+        '# TYPE kscore_predictions_total counter',
+        `kscore_predictions_total{model="fraud"} ${100 * n}`,
+        `kscore_predictions_total{model="churn"} ${10 * n}`,
+        '# TYPE kscore_dead_letters_total counter',
+        `kscore_dead_letters_total{reason="missing-feature",model="fraud"} ${n}`,
+        `kscore_dead_letters_total{reason="decode-error",model="churn"} ${2 * n}`,
+        '# TYPE kscore_model_info gauge',
+        'kscore_model_info{model="fraud",version="2",alias="production"} 1',
+        'kscore_model_info{model="churn",version="7",alias="production"} 1',
+        '',
+      ].join('\n');
+    const page = await open({ status: 200, body: twoModels });
+    const picked = await waitForScrapes(page, 0, 2);
+    const picker = page.getByTestId('model-picker');
+    expect(await picker.locator('option').allTextContents()).toEqual(['all models', 'churn', 'fraud']);
+    expect((await page.getByTestId('live-models').locator('.pill').allTextContents()).sort()).toEqual(['production churn v7', 'production fraud v2']);
+    // Totals of one scrape: n * 110 predictions and n * 3 dead letters over both models, n * 100 and n for fraud.
+    const ratio = async (): Promise<number> => Number(await page.getByTestId('tile-predictions').getAttribute('data-total')) / Number(await page.getByTestId('tile-dead').getAttribute('data-total'));
+    expect(await ratio()).toBeCloseTo(110 / 3, 9);
+
+    await picker.selectOption('fraud');
+    await waitForScrapes(page, picked, 2);
+    expect(await ratio()).toBe(100);
+    expect(await page.getByTestId('live-models').locator('.pill').allTextContents()).toEqual(['production fraud v2']);
+    expect((await rows(page, 'dead-table')).map((r) => r[0])).toEqual(['missing-feature']);
+  });
+
   it('says which metrics the service does not export, and shows "no data yet" before there is any', async () => {
     // A service without kscore metrics at all.
     const page = await open({ status: 200, body: () => '# TYPE other_metric gauge\nother_metric 1\n' });
@@ -204,6 +251,7 @@ describe('the dashboard page, in Chromium, against a scripted /metrics', () => {
     expect(await page.getByTestId('chart-e2e').innerText()).toBe('kscore_end_to_end_seconds not exported');
     expect((await rows(page, 'lag-table'))[0]).toEqual(['kscore_consumer_lag not exported']);
     expect((await rows(page, 'replay-table'))[0]![0]).toMatch(/no replay job/);
+    expect((await rows(page, 'schedule-table'))[0]![0]).toBe('no schedule');
 
     // A service that just started: the families are declared but nothing happened yet.
     await browser.close();

@@ -49,7 +49,7 @@ describe('input drift and end-to-end latency metrics', () => {
 
     const shifted = await eventually(async () => {
       const text = await fetch(`${url}/metrics`).then((r) => r.text());
-      return /kscore_end_to_end_seconds_count 4000/.test(text) ? text : undefined;
+      return text.includes(`kscore_end_to_end_seconds_count{model="${config.modelName}"} 4000`) ? text : undefined;
     }, 30_000, 'all 4000 events timed');
     const psiF0 = gauge(shifted, 'kscore_feature_drift_psi', label('f0'))!;
     process.stderr.write(`drift: PSI of the shifted feature ${psiF0.toFixed(3)}\n`);

@@ -6,12 +6,12 @@ describe('computeLag', () => {
     const lags = computeLag(
       't',
       [
-        { partition: 1, low: '0', high: '50' },
-        { partition: 0, low: '0', high: '100' },
+        { partition: 1, low: 0, high: 50 },
+        { partition: 0, low: 0, high: 100 },
       ],
       [
-        { partition: 0, offset: '60' },
-        { partition: 1, offset: '50' },
+        { partition: 0, offset: 60 },
+        { partition: 1, offset: 50 },
       ],
     );
     expect(lags).toEqual([
@@ -21,11 +21,11 @@ describe('computeLag', () => {
   });
 
   it('counts from the log start when the group committed nothing (offset -1)', () => {
-    const lags = computeLag('t', [{ partition: 0, low: '10', high: '25' }], [{ partition: 0, offset: '-1' }]);
+    const lags = computeLag('t', [{ partition: 0, low: 10, high: 25 }], [{ partition: 0, offset: -1 }]);
     expect(lags[0]).toMatchObject({ lag: 15, committed: undefined });
   });
 
   it('never reports negative lag', () => {
-    expect(computeLag('t', [{ partition: 0, low: '0', high: '5' }], [{ partition: 0, offset: '7' }])[0]!.lag).toBe(0);
+    expect(computeLag('t', [{ partition: 0, low: 0, high: 5 }], [{ partition: 0, offset: 7 }])[0]!.lag).toBe(0);
   });
 });

@@ -3,14 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, expect, afterAll } from 'vitest';
 import ort from 'onnxruntime-node';
+import { fromBinary, toJson } from '@bufbuild/protobuf';
+import { ModelProtoSchema, ValueInfoProtoSchema } from 'onnx-buf';
 import {
-  decodeModel,
   encodeModel,
   attr,
-  int64Tensor,
   readMetadataProps,
-  readModelHeader,
   valueInfo,
+  type Int64,
+  type TensorSpec,
 } from '../../src/modelgen/onnx-writer.js';
 import {
   INPUT_NAME,
@@ -33,6 +34,13 @@ const N = 257;
 const PROB_TOL = 1e-6;
 /** Relative tolerance (floored at 1) for unbounded float outputs (regression). */
 const REL_TOL = 1e-6;
+
+function int64Tensor(name: string, dims: number[], data: readonly Int64[]): TensorSpec {
+  return { name, dims, type: 'int64', data };
+}
+
+/** A ModelProto decoded with the official onnx.proto definitions. */
+const decode = (bytes: Uint8Array) => fromBinary(ModelProtoSchema, bytes);
 
 async function score(model: BuiltModel, rows: Float32Array, n: number, session?: ort.InferenceSession) {
   const s = session ?? (await ort.InferenceSession.create(model.bytes));
@@ -173,14 +181,16 @@ describe('modelgen models in onnxruntime-node', () => {
 
 describe('onnx-writer', () => {
   it('writes the opsets, IR version and producer', () => {
-    const header = readModelHeader(treeEnsemble(4, 2, 2, 1).bytes);
-    expect(header.irVersion).toBe(8);
+    const header = decode(treeEnsemble(4, 2, 2, 1).bytes);
+    expect(header.irVersion).toBe(8n);
     expect(header.producerName).toBe('kscore-modelgen');
-    expect(header.opsets).toEqual([
+    const opsets = (bytes: Uint8Array) =>
+      decode(bytes).opsetImport.map((o) => ({ domain: o.domain, version: Number(o.version) }));
+    expect(opsets(treeEnsemble(4, 2, 2, 1).bytes)).toEqual([
       { domain: '', version: ONNX_OPSET },
       { domain: 'ai.onnx.ml', version: ONNX_ML_OPSET },
     ]);
-    expect(readModelHeader(logistic(4, 1).bytes).opsets).toEqual([{ domain: '', version: ONNX_OPSET }]);
+    expect(opsets(logistic(4, 1).bytes)).toEqual([{ domain: '', version: ONNX_OPSET }]);
   });
 
   it('round-trips attributes of every supported kind', () => {
@@ -210,23 +220,21 @@ describe('onnx-writer', () => {
       },
       metadata: { a: '1', 'kscore.features': 'x,y' },
     });
-    const m = decodeModel(bytes) as {
-      graph: { node: { attribute: Record<string, unknown>[] }[]; input: unknown[] };
-      metadata_props: unknown[];
-    };
-    const attrs = m.graph.node[0]!.attribute;
-    const byName = Object.fromEntries(attrs.map((a) => [a['name'] as string, a]));
+    const m = decode(bytes);
+    const attrs = m.graph!.node[0]!.attribute;
+    const byName = Object.fromEntries(attrs.map((a) => [a.name, a]));
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
     expect(byName['f']).toMatchObject({ type: 1, f: 0.5 });
-    expect(byName['i']).toMatchObject({ type: 2, i: Number(big) });
-    expect(Buffer.from(byName['s']!['s'] as number[]).toString('utf8')).toBe('héllo');
+    expect(byName['i']).toMatchObject({ type: 2, i: big });
+    expect(text(byName['s']!.s)).toBe('héllo');
     expect(byName['fs']).toMatchObject({ type: 6, floats: [1.5, -2.25] });
-    expect(byName['is']).toMatchObject({ type: 7, ints: [1, -2, 2 ** 40] });
-    expect((byName['ss']!['strings'] as number[][]).map((b) => Buffer.from(b).toString())).toEqual(['a', 'BRANCH_LEQ']);
-    expect(byName['t']).toMatchObject({ type: 4, t: { dims: [2], data_type: 7, int64_data: [7, -8], name: 't' } });
-    expect(m.graph.input).toEqual([
+    expect(byName['is']).toMatchObject({ type: 7, ints: [1n, -2n, 2n ** 40n] });
+    expect(byName['ss']!.strings.map(text)).toEqual(['a', 'BRANCH_LEQ']);
+    expect(byName['t']).toMatchObject({ type: 4, t: { dims: [2n], dataType: 7, int64Data: [7n, -8n], name: 't' } });
+    expect(m.graph!.input.map((v) => toJson(ValueInfoProtoSchema, v, { useProtoFieldName: true, enumAsInteger: true }))).toEqual([
       {
         name: 'x',
-        type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_param: 'N' }, { dim_value: 2 }] } } },
+        type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_param: 'N' }, { dim_value: '2' }] } } },
       },
     ]);
     expect(readMetadataProps(bytes)).toEqual({ a: '1', 'kscore.features': 'x,y' });

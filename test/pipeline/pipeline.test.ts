@@ -4,15 +4,16 @@ import { jsonDecoder, jsonPredictionEncoder } from '../../src/codec/json.js';
 import type { EventDecoder } from '../../src/codec/types.js';
 import { TransientError } from '../../src/errors.js';
 import { ScoringPipeline, type PipelineOptions } from '../../src/pipeline/pipeline.js';
-import { HEADERS, type OutputMessage, type PartitionBatch, type PipelineObserver, type Sink, type SourceMessage } from '../../src/pipeline/types.js';
+import type { OutgoingRecord, Producer } from '../../src/kafka/index.js';
+import type { OutputMessage, PartitionBatch, PipelineObserver, Sink, SourceMessage } from '../../src/pipeline/types.js';
+import { KafkaSink, type KafkaSinkOptions } from '../../src/producer/kafka-sink.js';
+import { HEADERS } from '../../src/producer/provenance.js';
 import type { ModelArtifact, ModelSource, Routing } from '../../src/registry/types.js';
 import { ModelManager, fixedModel, type ModelProvider, type ServingPlan } from '../../src/scoring/model-manager.js';
 import { inShare } from '../../src/scoring/routing.js';
 import type { LiveModel, ScoredBatch, Scorer } from '../../src/scoring/types.js';
 
 const OPTIONS: PipelineOptions = {
-  predictionsTopic: 'predictions',
-  deadLetterTopic: 'features.dlq',
   maxBatchSize: 100,
   maxWaitMs: 10_000,
 };
@@ -77,6 +78,7 @@ function fakeScorer(options: FakeScorerOptions = {}) {
       if (options.error !== undefined) throw options.error;
       return { rows, score, classes: 0, ...(label === undefined ? {} : { label }) };
     },
+    run: () => Promise.reject(new Error('not used')),
     release() {
       released++;
       return Promise.resolve();
@@ -124,24 +126,43 @@ function fakeProvider(initial: ServingPlan | undefined) {
   };
 }
 
-function fakeSink(manual = false) {
-  const sends: (readonly OutputMessage[])[] = [];
+/**
+ * The real Kafka sink (JSON predictions) over a producer that records what it is asked to send.
+ * The sink sends a batch's shadow predictions on their own, beside the batch's predictions and
+ * dead letters; `sends` shows them merged, each shadow record after its event's prediction, as one
+ * list per batch.
+ */
+function fakeSink(manual = false, options: Partial<KafkaSinkOptions> = {}) {
+  const sends: OutputMessage[][] = [];
   const pending: ReturnType<typeof deferred<void>>[] = [];
-  const sink: Sink = {
-    send(messages) {
-      // Header values may be strings or Buffers on the wire; compare them as text.
-      sends.push(
-        messages.map((m) => ({
-          ...m,
-          headers: Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString() : v])),
-        })),
-      );
+  const shadowTopic = options.shadowTopic ?? 'predictions.shadow';
+  // Header values may be strings or Buffers on the wire; compare them as text.
+  const normalized = (m: OutgoingRecord): OutputMessage => ({
+    ...(m as OutputMessage),
+    headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString() : v])),
+  });
+  const producer: Producer = {
+    send(records) {
+      const out = records.map(normalized);
+      if (out.every((o) => o.topic === shadowTopic)) {
+        // Shadows follow the batch's own send: each goes after its event's prediction.
+        const last = sends[sends.length - 1]!;
+        for (const sh of out) {
+          const at = last.findIndex((o) => o.topic === 'predictions' && o.headers[HEADERS.sourceOffset] === sh.headers[HEADERS.sourceOffset]);
+          last.splice(at + 1, 0, sh);
+        }
+        return Promise.resolve();
+      }
+      sends.push(out);
       if (!manual) return Promise.resolve();
       const d = deferred();
       pending.push(d);
       return d.promise;
     },
+    transaction: () => Promise.reject(new Error('not used')),
+    close: () => Promise.resolve(),
   };
+  const sink: Sink = new KafkaSink(producer, { predictionsTopic: 'predictions', deadLetterTopic: 'features.dlq', shadowTopic, encoder: jsonPredictionEncoder, ...options });
   return { sink, sends, pending };
 }
 
@@ -169,7 +190,7 @@ function setup(options: Partial<PipelineOptions> = {}, observer: PipelineObserve
   const live = liveOf('1', model.scorer);
   const models = fakeProvider({ primary: live });
   const sink = fakeSink(sinkManual);
-  const pipeline = new ScoringPipeline(models.provider, jsonDecoder, jsonPredictionEncoder, sink.sink, { ...OPTIONS, ...options }, observer);
+  const pipeline = new ScoringPipeline(models.provider, jsonDecoder, sink.sink, { ...OPTIONS, ...options }, observer);
   return {
     pipeline,
     model,
@@ -197,7 +218,7 @@ function managed(scorers: Record<string, Scorer>) {
           createdBy: 'test',
           description: '',
           features: ['a', 'b'],
-          inputSchema: { name: 'input', shape: ['N', 2], features: [{ name: 'a', type: 'float32' }, { name: 'b', type: 'float32' }] },
+          inputs: [{ name: 'input', type: 'float32', shape: ['N', 2], fields: ['a', 'b'] }],
           outputs: { score: 's' },
           storage: { kind: 'inline' },
         },
@@ -341,7 +362,7 @@ describe('ScoringPipeline', () => {
       decode: jsonDecoder.decode,
     };
     const live: LiveModel = { name: 'demo', version: '1', scorer: model.scorer };
-    const pipeline = new ScoringPipeline(fixedModel(live), decoder, jsonPredictionEncoder, sink.sink, OPTIONS);
+    const pipeline = new ScoringPipeline(fixedModel(live), decoder, sink.sink, OPTIONS);
     await expect(pipeline.process(batchOf(goodMessages(0, 1)))).rejects.toBeInstanceOf(TransientError);
     expect(sink.sends).toHaveLength(0);
     expect(model.calls).toHaveLength(0);
@@ -369,6 +390,17 @@ describe('ScoringPipeline', () => {
     const out = sink.sends[0]!;
     expect(scoreOf(out[0]!)).toBe(32);
     expect(out[1]!.headers[HEADERS.dlqReason]).toBe('decode-error');
+  });
+
+  it('reads features from a dotted featuresField and from paths of their own', async () => {
+    const { pipeline, sink } = setup({ featuresField: 'payload.features', featurePaths: [{ feature: 'b', path: ['meta', 'b'] }] });
+    const event = { payload: { features: { a: 2 } }, meta: { b: 3 } };
+    await pipeline.process(batchOf([msg(0, event), msg(1, { payload: { features: { a: 2 } } }), msg(2, { a: 2, b: 3 })]));
+    const out = sink.sends[0]!;
+    expect(scoreOf(out[0]!)).toBe(32);
+    expect(out[1]!.headers[HEADERS.dlqReason]).toBe('missing-feature');
+    expect(out[1]!.headers[HEADERS.dlqDetail]).toBe('feature "b" (at meta.b) is missing');
+    expect(out[2]!.headers[HEADERS.dlqDetail]).toBe('event has no object of features at "payload.features"');
   });
 
   it('uses the new plan from the next batch; a batch in flight keeps and then releases its own', async () => {
@@ -411,7 +443,7 @@ describe('ScoringPipeline', () => {
     const { manager, aliases } = managed({ '1': slowOld.scorer, '2': newModel.scorer });
     await manager.refresh();
     const sink = fakeSink();
-    const pipeline = new ScoringPipeline(manager, jsonDecoder, jsonPredictionEncoder, sink.sink, OPTIONS);
+    const pipeline = new ScoringPipeline(manager, jsonDecoder, sink.sink, OPTIONS);
 
     const first = pipeline.process(batchOf(goodMessages(0, 2)));
     await vi.waitFor(() => expect(slowOld.calls).toEqual([2]));
@@ -441,7 +473,7 @@ describe('ScoringPipeline', () => {
     const { manager, aliases } = managed({ '1': old.scorer, '2': next.scorer });
     await manager.refresh();
     const sink = fakeSink();
-    const pipeline = new ScoringPipeline(manager, jsonDecoder, jsonPredictionEncoder, sink.sink, OPTIONS);
+    const pipeline = new ScoringPipeline(manager, jsonDecoder, sink.sink, OPTIONS);
     await pipeline.process(batchOf(goodMessages(0, 1)));
     expect(old.released()).toBe(0);
 
@@ -489,7 +521,7 @@ describe('ScoringPipeline', () => {
     const done = pipeline.process(batchOf(messages));
     await vi.waitFor(() => expect(sink.pending).toHaveLength(1));
 
-    expect(observer.batchReceived).toHaveBeenCalledExactlyOnceWith('features', 3, 5);
+    expect(observer.batchReceived).toHaveBeenCalledExactlyOnceWith('features', 3, 5, 'demo');
     expect(observer.batchScored.mock.calls.map((c) => [c[0], c[2], c[3]])).toEqual([
       [2, 'demo', '1'],
       [1, 'demo', '1'],
@@ -500,10 +532,10 @@ describe('ScoringPipeline', () => {
 
     sink.pending[0]!.resolve();
     await done;
-    expect(observer.predictionsPublished).toHaveBeenCalledExactlyOnceWith(3, 1_700_000_000_000);
+    expect(observer.predictionsPublished).toHaveBeenCalledExactlyOnceWith(3, 1_700_000_000_000, 'demo', 'features', 3);
     expect(observer.deadLettered.mock.calls).toEqual([
-      ['decode-error', 1],
-      ['missing-feature', 1],
+      ['decode-error', 1, 'demo'],
+      ['missing-feature', 1, 'demo'],
     ]);
     expect(observer.shadowCompared).not.toHaveBeenCalled(); // no shadow in the plan
   });
@@ -518,8 +550,8 @@ describe('ScoringPipeline', () => {
       };
       const models = fakeProvider(plan);
       const sink = fakeSink();
-      const observer = { batchScored: vi.fn(), predictionsPublished: vi.fn() };
-      const pipeline = new ScoringPipeline(models.provider, jsonDecoder, jsonPredictionEncoder, sink.sink, OPTIONS, observer);
+      const observer = { batchScored: vi.fn(), predictionsPublished: vi.fn(), canaryFallback: vi.fn() };
+      const pipeline = new ScoringPipeline(models.provider, jsonDecoder, sink.sink, OPTIONS, observer);
       return { pipeline, sink, primary, canary, models, observer };
     }
 
@@ -559,7 +591,7 @@ describe('ScoringPipeline', () => {
       const scoredRows = (version: string) =>
         sum(observer.batchScored.mock.calls.filter((c) => c[3] === version).map((c) => c[0] as number));
       expect([scoredRows('1'), scoredRows('2')]).toEqual([201 - inCanary, inCanary]);
-      expect(observer.predictionsPublished).toHaveBeenCalledExactlyOnceWith(201, 1_700_000_000_000);
+      expect(observer.predictionsPublished).toHaveBeenCalledExactlyOnceWith(201, 1_700_000_000_000, 'demo', 'features', 3);
     });
 
     it('routes the same key the same way in every batch', async () => {
@@ -578,31 +610,34 @@ describe('ScoringPipeline', () => {
       expect(primary.calls).toEqual([1]);
     });
 
-    it("checks an event routed to the canary against the canary's features", async () => {
-      const { pipeline, sink } = canarySetup(1, { features: ['a', 'b', 'c'], score: (r) => 1000 + r[0]! });
+    it("scores with the primary an event routed to the canary that lacks a canary feature, and counts it", async () => {
+      const { pipeline, sink, observer } = canarySetup(1, { features: ['a', 'b', 'c'], score: (r) => 1000 + r[0]! });
       await pipeline.process(batchOf([
         msg(0, { a: 1, b: 1 }, undefined, Buffer.from('user-0')),
         msg(1, { a: 1, b: 1, c: 1 }, undefined, Buffer.from('user-1')),
         msg(2, { a: 1, b: 1 }, undefined, null),
+        msg(3, { a: 1 }, undefined, Buffer.from('user-3')),
       ]));
       const out = sink.sends[0]!;
-      expect(out.map((o) => o.topic)).toEqual(['features.dlq', 'predictions', 'predictions']);
-      expect(out[0]!.headers[HEADERS.dlqReason]).toBe('missing-feature');
-      expect(String(out[0]!.headers[HEADERS.dlqDetail])).toBe('feature "c" is missing');
-      expect(versionsOf(out.slice(1))).toEqual(['2', '1']);
+      expect(out.map((o) => o.topic)).toEqual(['predictions', 'predictions', 'predictions', 'features.dlq']);
+      expect(versionsOf(out.slice(0, 3))).toEqual(['1', '2', '1']);
+      // Lacking what the primary needs too, it is poison: the canary's reason is given.
+      expect(out[3]!.headers[HEADERS.dlqReason]).toBe('missing-feature');
+      expect(String(out[3]!.headers[HEADERS.dlqDetail])).toBe('feature "b" is missing');
+      expect(observer.canaryFallback).toHaveBeenCalledExactlyOnceWith(1, 'demo');
     });
   });
 
   describe('shadow', () => {
     /** Primary scores a, shadow scores b: they agree when a and b are on the same side of 0.5. */
-    function shadowSetup(options: Partial<PipelineOptions> = {}, shadowOptions: FakeScorerOptions = {}, primaryOptions: FakeScorerOptions = {}) {
+    function shadowSetup(options: Partial<PipelineOptions & { shadowTopic: string }> = {}, shadowOptions: FakeScorerOptions = {}, primaryOptions: FakeScorerOptions = {}) {
       const primary = fakeScorer({ score: (r) => r[0]!, ...primaryOptions });
       const shadow = fakeScorer({ score: (r) => r[1]!, ...shadowOptions });
       const plan: ServingPlan = { primary: liveOf('1', primary.scorer), shadow: liveOf('3', shadow.scorer) };
       const models = fakeProvider(plan);
-      const sink = fakeSink();
+      const sink = fakeSink(false, options.shadowTopic === undefined ? {} : { shadowTopic: options.shadowTopic });
       const observer = { shadowCompared: vi.fn(), predictionsPublished: vi.fn(), deadLettered: vi.fn() };
-      const pipeline = new ScoringPipeline(models.provider, jsonDecoder, jsonPredictionEncoder, sink.sink, { ...OPTIONS, ...options }, observer);
+      const pipeline = new ScoringPipeline(models.provider, jsonDecoder, sink.sink, { ...OPTIONS, ...options }, observer);
       return { pipeline, sink, primary, shadow, observer, models };
     }
 
@@ -647,11 +682,11 @@ describe('ScoringPipeline', () => {
       expect(versionsOf(out.filter((o) => o.topic === 'predictions'))).toEqual(['1', '1', '1']);
       expect(shadow.calls).toEqual([3]);
       // Shadow outputs are not predictions: the counts are the primary's.
-      expect(observer.predictionsPublished).toHaveBeenCalledExactlyOnceWith(3, 1_700_000_000_000);
+      expect(observer.predictionsPublished).toHaveBeenCalledExactlyOnceWith(3, 1_700_000_000_000, 'demo', 'features', 3);
       expect(observer.deadLettered).toHaveBeenCalledTimes(2);
     });
 
-    it('writes to options.shadowTopic when set', async () => {
+    it('writes to the sink\'s shadowTopic when set', async () => {
       const { pipeline, sink } = shadowSetup({ shadowTopic: 'scores.shadow' });
       await pipeline.process(batchOf([msg(0, { a: 0.9, b: 0.8 })]));
       expect(sink.sends[0]!.map((o) => o.topic)).toEqual(['predictions', 'scores.shadow']);
@@ -736,7 +771,7 @@ describe('ScoringPipeline', () => {
       };
       const sink = fakeSink();
       const observer = { shadowCompared: vi.fn() };
-      const pipeline = new ScoringPipeline(fakeProvider(plan).provider, jsonDecoder, jsonPredictionEncoder, sink.sink, OPTIONS, observer);
+      const pipeline = new ScoringPipeline(fakeProvider(plan).provider, jsonDecoder, sink.sink, OPTIONS, observer);
       await pipeline.process(batchOf([msg(0, { a: 1, b: 1 }), msg(1, { a: 1, b: 1 }, undefined, null)]));
       expect(sink.sends[0]!.map((o) => [o.topic, o.headers[HEADERS.version]])).toEqual([
         ['predictions', '2'],
@@ -752,7 +787,7 @@ describe('ScoringPipeline', () => {
       const live = liveOf('1', model.scorer);
       const sink = fakeSink();
       const observer = { shadowCompared: vi.fn() };
-      const pipeline = new ScoringPipeline(fakeProvider({ primary: live, shadow: live }).provider, jsonDecoder, jsonPredictionEncoder, sink.sink, OPTIONS, observer);
+      const pipeline = new ScoringPipeline(fakeProvider({ primary: live, shadow: live }).provider, jsonDecoder, sink.sink, OPTIONS, observer);
       await pipeline.process(batchOf([msg(0, { a: 0.25, b: 0 }), msg(1, { a: 0.75, b: 0 })]));
       expect(sink.sends[0]!.map((o) => [o.topic, scoreOf(o)])).toEqual([
         ['predictions', 0.25],
@@ -760,7 +795,7 @@ describe('ScoringPipeline', () => {
         ['predictions', 0.75],
         ['predictions.shadow', 0.75],
       ]);
-      expect(observer.shadowCompared).toHaveBeenCalledExactlyOnceWith(2, 0, [0, 0]);
+      expect(observer.shadowCompared).toHaveBeenCalledExactlyOnceWith(2, 0, [0, 0], 'demo');
     });
   });
 });

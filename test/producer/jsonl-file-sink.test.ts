@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HEADERS } from '../../src/pipeline/types.js';
+import type { PredictionRecord } from '../../src/codec/types.js';
+import type { SourceMessage } from '../../src/pipeline/types.js';
 import { JsonlFileSink, type JsonlRecord } from '../../src/producer/jsonl-file-sink.js';
 
 let dir: string | undefined;
@@ -15,13 +16,23 @@ describe('the JSON Lines file sink', () => {
   it('writes one line per prediction and dead letter, with where each event came from, appending', async () => {
     dir = await mkdtemp(join(tmpdir(), 'kscore-jsonl-'));
     const path = join(dir, 'out.jsonl');
-    const coords = (offset: string) => ({ [HEADERS.sourceTopic]: 'features', [HEADERS.sourcePartition]: '2', [HEADERS.sourceOffset]: offset });
-    const sink = await JsonlFileSink.open(path, 'preds', (p, o) => (p === '2' ? 1_700_000_000_000 + Number(o) : undefined));
-    await sink.send([
-      { topic: 'preds', key: Buffer.from('k1'), value: '{"model":"m","version":"3","score":0.25,"label":null,"probabilities":null}', headers: { [HEADERS.model]: 'm', ...coords('41') } },
-      { topic: 'dlq', key: null, value: Buffer.from('{"bad'), headers: { [HEADERS.dlqReason]: 'decode-error', [HEADERS.dlqDetail]: 'value is "not" JSON', ...coords('42') } },
-    ]);
-    await sink.send([{ topic: 'preds', key: Buffer.from('k3'), value: Buffer.from('{"model":"m","version":"3","score":null,"label":"1","probabilities":[0.4,0.6]}'), headers: coords('43') }]);
+    const source = (offset: number, key: string | null): SourceMessage => ({
+      key: key === null ? null : Buffer.from(key),
+      value: Buffer.from('{}'),
+      offset: String(offset),
+      timestamp: String(1_700_000_000_000 + offset),
+    });
+    const prediction = (p: Partial<PredictionRecord>): PredictionRecord => ({ model: 'm', version: '3', score: null, label: null, probabilities: null, ...p });
+    const sink = await JsonlFileSink.open(path);
+    await sink.send({
+      topic: 'features',
+      partition: 2,
+      outcomes: [
+        { kind: 'scored', role: 'primary', source: source(41, 'k1'), prediction: prediction({ score: 0.25 }) },
+        { kind: 'dead-letter', source: source(42, null), reason: 'decode-error', detail: 'value is "not" JSON' },
+      ],
+    });
+    await sink.send({ topic: 'features', partition: 2, outcomes: [{ kind: 'scored', role: 'canary', source: source(43, 'k3'), prediction: prediction({ label: '1', probabilities: [0.4, 0.6] }) }] });
     expect(sink.counts).toEqual({ predictions: 2, deadLetters: 1 });
     await sink.close();
 

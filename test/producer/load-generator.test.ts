@@ -1,10 +1,10 @@
-import avro from 'avsc';
-import type { Message, Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { AutoDecoder, AvroDecoder, schemaIdOf } from '../../src/codec/avro.js';
 import { decodeJson, jsonDecoder } from '../../src/codec/json.js';
-import type { AvroType, EventDecoder, SchemaSource } from '../../src/codec/types.js';
+import { AutoDecoder, RegistryDecoder } from '../../src/codec/registry-decoder.js';
+import type { EventDecoder } from '../../src/codec/types.js';
+import { schemaIdOf } from '../../src/codec/wire.js';
 import { PoisonEventError } from '../../src/errors.js';
+import type { OutgoingRecord, Producer } from '../../src/kafka/index.js';
 import {
   BAD_KINDS,
   LoadGenerator,
@@ -14,6 +14,7 @@ import {
   type LoadOptions,
 } from '../../src/producer/load-generator.js';
 import { compileRowWriter, explainBadFeature } from '../../src/scoring/vectorize.js';
+import { FakeRegistry } from '../codec/fake-registry.js';
 
 const FEATURES = ['f0', 'f1', 'f2', 'f3'];
 
@@ -33,7 +34,7 @@ function classify(decoder: EventDecoder, value: Buffer | null): string {
   }
 }
 
-const asBuffer = (v: Message['value']): Buffer | null => (typeof v === 'string' ? Buffer.from(v) : (v ?? null));
+const asBuffer = (v: Buffer | string): Buffer => (typeof v === 'string' ? Buffer.from(v) : v);
 
 describe('syntheticFeatures', () => {
   it('is deterministic per (i, seed)', () => {
@@ -118,30 +119,21 @@ describe('LoadGenerator.message (json)', () => {
 
 describe('LoadGenerator (avro, with a fake producer and registry)', () => {
   it('registers the event schema and sends each kind of bad event as the service would classify it', async () => {
-    const schemas = new Map<number, object>();
-    const registry: SchemaSource = {
-      register: (schema) => {
-        schemas.set(5, schema);
-        return Promise.resolve(5);
-      },
-      getSchema: (id) => {
-        const schema = schemas.get(id);
-        if (schema === undefined) return Promise.reject(Object.assign(new Error('not found'), { status: 404 }));
-        return Promise.resolve(avro.Type.forSchema(schema as avro.Schema) as AvroType);
-      },
-    };
-    const sent: Message[] = [];
+    const registry = new FakeRegistry();
+    for (let i = 0; i < 4; i++) registry.add('"string"'); // the event schema gets id 5
+    const sent: OutgoingRecord[] = [];
     const producer = {
-      send: ({ messages }: { messages: Message[] }) => {
-        sent.push(...messages);
-        return Promise.resolve([]);
+      send: (records: readonly OutgoingRecord[]) => {
+        sent.push(...records);
+        return Promise.resolve();
       },
     } as unknown as Producer;
     const g = new LoadGenerator(producer, registry, { topic: 't', rate: 0, format: 'avro', features: FEATURES, badEvery: 2, count: 20 });
 
     expect(await g.run()).toMatchObject({ sent: 20 });
     expect(sent).toHaveLength(20);
-    const decoder = new AutoDecoder(new AvroDecoder(registry), jsonDecoder);
+    expect(sent.every((r) => r.topic === 't' && typeof r.key === 'string')).toBe(true);
+    const decoder = new AutoDecoder(new RegistryDecoder(registry), jsonDecoder);
     const values = sent.map((m) => asBuffer(m.value));
     await decoder.prepare(values);
     for (let i = 0; i < 20; i++) {
@@ -149,5 +141,15 @@ describe('LoadGenerator (avro, with a fake producer and registry)', () => {
     }
     expect(schemaIdOf(values[0]!)).toBe(5);
     expect(schemaIdOf(values[9]!)).toBe(UNKNOWN_SCHEMA_ID); // the 5th bad event is unknown-schema
+    expect(registry.registered.map((r) => r.subject)).toEqual(['t-value']);
+  });
+
+  it('registers the event schema under the subject of the naming strategy', async () => {
+    const producer = { send: () => Promise.resolve() } as unknown as Producer;
+    for (const [strategy, subject] of [['record', 'kscore.demo.FeatureEvent'], ['topic-record', 't-kscore.demo.FeatureEvent']] as const) {
+      const registry = new FakeRegistry();
+      await new LoadGenerator(producer, registry, { topic: 't', rate: 0, format: 'avro', subjectNameStrategy: strategy, features: FEATURES, count: 1 }).run();
+      expect(registry.registered.map((r) => r.subject)).toEqual([subject]);
+    }
   });
 });

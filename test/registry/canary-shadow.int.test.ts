@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
-import { HEADERS } from '../../src/pipeline/types.js';
+import { HEADERS } from '../../src/producer/provenance.js';
 import { RedisModelStore } from '../../src/registry/index.js';
 import { eventually } from '../support/child.js';
 import { collect, header, produceEvents, redisFor, testConfig } from '../support/harness.js';
@@ -67,7 +67,7 @@ describe('canary split and shadow scoring', () => {
       expect((JSON.parse(g.message.value!.toString()) as { score: number }).score).toBe(scores.get(g.message.key!.toString()));
     }
     const metrics = await fetch(`${url}/metrics`).then((r) => r.text());
-    expect(metrics).toContain(`kscore_shadow_comparisons_total{outcome="agree"} ${N - 10}`);
+    expect(metrics).toContain(`kscore_shadow_comparisons_total{outcome="agree",model="${config.modelName}"} ${N - 10}`);
     expect(metrics).not.toContain('outcome="disagree"');
   });
 });

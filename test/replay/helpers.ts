@@ -1,12 +1,11 @@
 import { Partitioners, type Message } from 'kafkajs';
 import type { Config } from '../../src/config/index.js';
-import { ensureTopics } from '../../src/kafka/client.js';
 import type { BuiltModel } from '../../src/modelgen/models.js';
-import { HEADERS } from '../../src/pipeline/types.js';
+import { HEADERS } from '../../src/producer/provenance.js';
 import { syntheticFeatures } from '../../src/producer/load-generator.js';
 import { RedisModelStore, registerModel } from '../../src/registry/index.js';
 import { ReplayJobs } from '../../src/replay/jobs.js';
-import { collect, header, kafkaFor, redisFor, testLog, type Collected } from '../support/harness.js';
+import { collect, ensureTopics, header, kafkaFor, redisFor, testLog, type Collected } from '../support/harness.js';
 
 /** Registers `model` (optionally under other feature names) and points `alias` at it. */
 export async function register(config: Config, model: BuiltModel, options: { alias?: string; features?: string[] } = {}): Promise<string> {
@@ -87,13 +86,20 @@ export function rowsOf(model: BuiltModel, indexes: number[], seed: number): Floa
   return rows;
 }
 
-/** Deletes the test's topics that exist (kafkajs retries a while on one that does not). */
+/** Where a replay without an output writes: the backfill topics of the predictions and dead letters. */
+export function backfillTopics(config: Config): { predictions: string; deadLetters: string } {
+  return { predictions: `${config.predictionsTopic}.backfill`, deadLetters: `${config.deadLetterTopic}.backfill` };
+}
+
+/** Deletes the test's topics that exist (kafkajs retries a while on one that does not), the backfill topics too. */
 export async function dropTopics(config: Config, extra: string[] = []): Promise<void> {
   const admin = kafkaFor(config).admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
-    const topics = [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic, ...extra].filter((t) => existing.has(t));
+    const backfill = backfillTopics(config);
+    const all = [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic, backfill.predictions, backfill.deadLetters, ...extra];
+    const topics = all.filter((t) => existing.has(t));
     if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
   } finally {
     await admin.disconnect();

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
-import { HEADERS } from '../../src/pipeline/types.js';
+import { HEADERS } from '../../src/producer/provenance.js';
 import { LoadGenerator } from '../../src/producer/load-generator.js';
 import type { JsonlRecord } from '../../src/producer/jsonl-file-sink.js';
 import { RedisModelStore } from '../../src/registry/index.js';
 import { header, produceEvents, redisFor, testConfig } from '../support/harness.js';
-import { coordinates, dropKeys, dropTopics, ends, keyIndex, openJobs, produce, readExactly, register, rowsOf } from './helpers.js';
+import { backfillTopics, coordinates, dropKeys, dropTopics, ends, keyIndex, openJobs, produce, readExactly, register, rowsOf } from './helpers.js';
 import { cleanupAfterEach } from '../support/cleanup.js';
 
 const cleanups = cleanupAfterEach();
@@ -48,13 +48,18 @@ describe('replay over an exact range, against real Kafka and Redis', () => {
     expect(final.progress.doneOffsets).toBe(expected.size);
     expect(final.progress.predictions + final.progress.deadLetters).toBe(expected.size);
 
+    // With no output named, the job writes into the backfill topics, never the live ones.
+    const out = backfillTopics(config);
+    expect(final.plan!.output).toEqual({ kind: 'topic', topic: out.predictions, deadLetterTopic: out.deadLetters });
     // The output topics hold exactly the range: the counts first, then every record by its coordinates.
-    const got = await readExactly(config, [config.predictionsTopic, config.deadLetterTopic], expected.size);
+    const got = await readExactly(config, [out.predictions, out.deadLetters], expected.size);
     expect(new Set(got.map(coordinates))).toEqual(expected);
+    // Every output says which replay wrote it.
+    expect(got.every((g) => header(g.message, HEADERS.replayJob) === id)).toBe(true);
 
     const gen = new LoadGenerator(null as never, null as never, { topic: '', rate: 0, format: 'json', features: model.features, badEvery });
-    const scored = got.filter((g) => g.topic === config.predictionsTopic);
-    const dead = got.filter((g) => g.topic === config.deadLetterTopic);
+    const scored = got.filter((g) => g.topic === out.predictions);
+    const dead = got.filter((g) => g.topic === out.deadLetters);
     expect(dead.length).toBe(final.progress.deadLetters);
     expect(dead.length).toBeGreaterThan(0);
     for (const d of dead) expect(header(d.message, HEADERS.dlqReason)).toBe(gen.badKindOf(keyIndex(d.message.key)));
@@ -128,7 +133,7 @@ describe('replay over an exact range, against real Kafka and Redis', () => {
     const final = (await jobs.wait(id))!;
     expect(final.state).toBe('succeeded');
     expect(final.plan!.model).toEqual({ name: config.modelName, version: '1', resolvedFrom: `alias ${config.modelAlias}` });
-    const got = await readExactly(config, [config.predictionsTopic], 2000);
+    const got = await readExactly(config, [backfillTopics(config).predictions], 2000);
     expect(got.every((g) => header(g.message, HEADERS.version) === '1')).toBe(true);
   });
 
@@ -174,8 +179,14 @@ describe('replay over an exact range, against real Kafka and Redis', () => {
     // Every 10th event is bad; in JSON the kinds cycle: undecodable, f0 missing, f0 a string, f0 not finite.
     await produceEvents(config, { rate: 0, count: N, format: 'json', features: v1.features, badEvery: 10 });
     const jobs = await openJobs(config, cleanups);
-    const first = await jobs.start({});
+    // The first pass scores into the live topics, as the online path would have: asked for, and audited.
+    const first = await jobs.start({ output: { kind: 'topic', live: true } }, { actor: 'tester' });
     expect((await jobs.wait(first))!.progress.deadLetters).toBe(40);
+    const redis = redisFor(config);
+    const audit = await new RedisModelStore(redis, config.redisKeyPrefix).audit({ limit: 5 });
+    await redis.quit();
+    expect(audit[0]).toMatchObject({ actor: 'tester', action: 'replay-into-live-topic', job: first, model: config.modelName, version: '1' });
+    expect(audit[0]!.detail).toContain(`into the live topic ${config.predictionsTopic}`);
 
     // The fix: a version that does not use f0 (seven features, f1..f7), now in production.
     const fixed = logistic(7, 9);
@@ -187,15 +198,16 @@ describe('replay over an exact range, against real Kafka and Redis', () => {
     expect(final.plan!.model.version).toBe(v2);
     expect(final.progress).toMatchObject({ doneOffsets: 40, predictions: 30, deadLetters: 10 });
 
-    const all = await readExactly(config, [config.predictionsTopic, config.deadLetterTopic], N + 40);
+    const out = backfillTopics(config);
+    const all = await readExactly(config, [config.predictionsTopic, config.deadLetterTopic, out.predictions, out.deadLetters], N + 40);
     const fromDlq = all.filter((g) => header(g.message, HEADERS.sourceTopic) === config.deadLetterTopic);
     expect(fromDlq).toHaveLength(40);
     // Each dead letter of the first run comes out once: scored by v2, or (undecodable) dead-lettered again.
     expect(new Set(fromDlq.map(coordinates)).size).toBe(40);
-    const again = fromDlq.filter((g) => g.topic === config.deadLetterTopic);
+    const again = fromDlq.filter((g) => g.topic === out.deadLetters);
     expect(again).toHaveLength(10);
     expect(again.every((g) => header(g.message, HEADERS.dlqReason) === 'decode-error')).toBe(true);
-    const rescored = fromDlq.filter((g) => g.topic === config.predictionsTopic);
+    const rescored = fromDlq.filter((g) => g.topic === out.predictions);
     expect(rescored.every((g) => header(g.message, HEADERS.version) === v2)).toBe(true);
   });
 
@@ -216,7 +228,7 @@ describe('replay over an exact range, against real Kafka and Redis', () => {
     const redis = redisFor(config);
     const bad = await new RedisModelStore(redis, config.redisKeyPrefix).addVersion(
       config.modelName,
-      { bytes: Buffer.from('not an onnx model'), features: model.features, outputs: { score: 'score' }, inputName: 'features', inputShape: ['N', 4] },
+      { bytes: Buffer.from('not an onnx model'), features: model.features, outputs: { score: 'score' } },
       'test',
     );
     await redis.quit();
@@ -229,6 +241,9 @@ describe('replay over an exact range, against real Kafka and Redis', () => {
       [empty, 'succeeded'],
     ]);
     await expect(jobs.start({ model: { version: '99' } })).rejects.toThrow(/has no version 99/);
+    // Never silently into the live predictions topic: naming it needs output.live.
+    await expect(jobs.start({ output: { kind: 'topic', topic: config.predictionsTopic } })).rejects.toThrow(/is the live predictions topic.*output\.live/);
+    await expect(jobs.start({ output: { kind: 'topic', topic: 'elsewhere', live: true } })).rejects.toThrow(/leave output\.topic out/);
     await expect(jobs.start({ source: { partitions: [7] } })).rejects.toThrow(/has no partition 7/);
   });
 });

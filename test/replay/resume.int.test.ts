@@ -9,7 +9,7 @@ import { ReplayStore } from '../../src/replay/store.js';
 import type { ReplayParamsInput, ReplayStatus } from '../../src/replay/types.js';
 import { eventually, runCli, type Child } from '../support/child.js';
 import { envFor, produceEvents, redisFor, testConfig } from '../support/harness.js';
-import { coordinates, count, dropKeys, dropTopics, openJobs, readExactly, register } from './helpers.js';
+import { backfillTopics, coordinates, count, dropKeys, dropTopics, openJobs, readExactly, register } from './helpers.js';
 import { cleanupAfterEach, killAtCleanup } from '../support/cleanup.js';
 
 const cleanups = cleanupAfterEach();
@@ -49,8 +49,9 @@ describe('resuming a replay killed with SIGKILL', () => {
     const { child, id } = await startReplay(config, dir, {
       tuning: { threads: 2, unitSize: 5000, checkpointIntervalMs: 600_000, markIntervalMs: 3_600_000 },
     });
+    const out = backfillTopics(config);
     const written = await eventually(async () => {
-      const n = (await count(config, config.predictionsTopic)) + (await count(config, config.deadLetterTopic).catch(() => 0));
+      const n = (await count(config, out.predictions).catch(() => 0)) + (await count(config, out.deadLetters).catch(() => 0));
       return n >= 15_000 ? n : undefined;
     }, 90_000, 'the first run to write 15000 records');
     child.proc.kill('SIGKILL');
@@ -69,9 +70,9 @@ describe('resuming a replay killed with SIGKILL', () => {
     // What the killed run wrote was found in the output and not written again.
     expect(final.progress.alreadyWritten).toBeGreaterThanOrEqual(written);
 
-    const got = await readExactly(config, [config.predictionsTopic, config.deadLetterTopic], N);
+    const got = await readExactly(config, [out.predictions, out.deadLetters], N);
     expect(new Set(got.map(coordinates)).size).toBe(N);
-    expect(got.filter((g) => g.topic === config.deadLetterTopic)).toHaveLength(N / 500);
+    expect(got.filter((g) => g.topic === out.deadLetters)).toHaveLength(N / 500);
   });
 
   it('to a file, with checkpoints and marks as usual: the file holds every record once', async () => {
@@ -125,7 +126,7 @@ describe('resuming a replay killed with SIGKILL', () => {
     const final = (await other.wait(id))!;
     expect(final.state).toBe('succeeded');
     expect(final.runs).toBe(2);
-    const got = await readExactly(config, [config.predictionsTopic], N);
+    const got = await readExactly(config, [backfillTopics(config).predictions], N);
     expect(new Set(got.map(coordinates)).size).toBe(N);
   });
 });

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { ModelError } from '../../src/errors.js';
-import type { RegistrySubscriber } from '../../src/registry/index.js';
+import { RedisModelStore, type RegistrySubscriber } from '../../src/registry/index.js';
+import type { RegistryRedis } from '../../src/registry/redis-port.js';
 import type { ModelArtifact, ModelSource, Routing, TrafficSplit } from '../../src/registry/types.js';
 import { ModelManager, fixedModel, type ModelManagerEvents, type ModelRoles, type ServingPlan } from '../../src/scoring/model-manager.js';
 import type { LiveModel, Scorer } from '../../src/scoring/types.js';
@@ -21,14 +23,7 @@ function artifact(version: string): ModelArtifact {
       createdBy: 'test',
       description: '',
       features: ['a', 'b'],
-      inputSchema: {
-        name: 'input',
-        shape: ['N', 2],
-        features: [
-          { name: 'a', type: 'float32' },
-          { name: 'b', type: 'float32' },
-        ],
-      },
+      inputs: [{ name: 'input', type: 'float32', shape: ['N', 2], fields: ['a', 'b'] }],
       outputs: { score: 'score' },
       storage: { kind: 'inline' },
     },
@@ -74,6 +69,7 @@ function fakeScorer(version: string, released: string[]): Scorer {
   return {
     spec: { features: ['a', 'b'], inputName: 'input', inputShape: ['N', 2], outputs: { score: 'score' } },
     score: (_input, rows) => Promise.resolve({ rows, score: new Float32Array(rows).fill(Number(version)), classes: 0 }),
+    run: () => Promise.reject(new Error('not used')),
     release: () => {
       released.push(version);
       return Promise.resolve();
@@ -645,5 +641,67 @@ describe('fixedModel', () => {
     provider.release(plan);
     await tick();
     expect(released).toEqual([]);
+  });
+});
+
+describe('ModelManager over the Redis store, when Redis fails as ioredis reports it', () => {
+  /** Just the registry's reads, in memory; `down` makes every call fail like a lost ioredis connection. */
+  function memoryRedis() {
+    const hashes = new Map<string, Map<string, string | Buffer>>();
+    const state = { down: false, calls: 0 };
+    const guard = <T>(v: T): Promise<T> => {
+      state.calls++;
+      return state.down ? Promise.reject(new Error('Connection is closed.')) : Promise.resolve(v);
+    };
+    const hash = (k: string) => hashes.get(k) ?? new Map<string, string | Buffer>();
+    const redis = {
+      hget: (k: string, f: string) => guard((hash(k).get(f) as string | undefined) ?? null),
+      hgetBuffer: (k: string, f: string) => guard((hash(k).get(f) as Buffer | undefined) ?? null),
+      hgetall: (k: string) => guard(Object.fromEntries([...hash(k)].map(([f, v]) => [f, String(v)]))),
+      set: (k: string, f: string, v: string | Buffer) => hashes.set(k, hash(k).set(f, v)),
+    };
+    return { redis, state };
+  }
+
+  it('retries a version it could not fetch within moments, without waiting for the next refresh or another promotion', async () => {
+    const { redis, state } = memoryRedis();
+    const bytes = Buffer.from('model-bytes');
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    for (const v of ['1', '2']) {
+      redis.set(`kscore:model:${NAME}:v:${v}`, 'meta', JSON.stringify({ ...artifact(v).meta, sha256 }));
+      redis.set(`kscore:model:${NAME}:v:${v}`, 'bytes', bytes);
+    }
+    redis.set(`kscore:model:${NAME}:aliases`, ALIAS, '1');
+    const store = new RedisModelStore(redis as unknown as RegistryRedis);
+    const released: string[] = [];
+    const manager = new ModelManager(store, NAME, ALIAS, (a) => Promise.resolve(fakeScorer(a.meta.version, released)), log);
+    await manager.start(3_600_000); // no periodic refresh during the test
+    expect(manager.current()?.version).toBe('1');
+
+    // A promotion is announced while Redis is away: the fetch of v2 fails, v1 keeps serving.
+    redis.set(`kscore:model:${NAME}:aliases`, ALIAS, '2');
+    state.down = true;
+    await manager.refresh();
+    expect(manager.current()?.version).toBe('1');
+    expect(manager.status()).toMatchObject({ status: 'serving' });
+    // Redis is back: the retry the manager scheduled itself loads v2.
+    const callsWhileDown = state.calls;
+    state.down = false;
+    await vi.waitFor(() => expect(manager.current()?.version).toBe('2'), { timeout: 5_000 });
+    expect(state.calls).toBeGreaterThan(callsWhileDown);
+    manager.stop();
+  });
+
+  it('still marks a version failed for what a retry cannot fix (bytes that do not match their sha256)', async () => {
+    const { redis } = memoryRedis();
+    redis.set(`kscore:model:${NAME}:v:1`, 'meta', JSON.stringify({ ...artifact('1').meta, sha256: 'deadbeef' }));
+    redis.set(`kscore:model:${NAME}:v:1`, 'bytes', Buffer.from('x'));
+    redis.set(`kscore:model:${NAME}:aliases`, ALIAS, '1');
+    const load = vi.fn();
+    const manager = new ModelManager(new RedisModelStore(redis as unknown as RegistryRedis), NAME, ALIAS, load, log);
+    await manager.refresh();
+    await manager.refresh();
+    expect(load).not.toHaveBeenCalled();
+    expect(manager.status()).toMatchObject({ status: 'failed', reason: expect.stringContaining('sha256') });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inferOutputMapping, predictionRecord } from '../../src/scoring/outputs.js';
+import { inferOutputMapping, positiveColumn, predictionRecord } from '../../src/scoring/outputs.js';
 import type { ScoredBatch } from '../../src/scoring/types.js';
 
 describe('predictionRecord', () => {
@@ -110,5 +110,33 @@ describe('inferOutputMapping', () => {
 
   it('maps nothing for no outputs', () => {
     expect(inferOutputMapping([])).toEqual({});
+  });
+});
+
+describe('the score of a probabilities-only classifier', () => {
+  const batch: ScoredBatch = { rows: 2, probabilities: Float32Array.from([0.75, 0.25, 0.125, 0.875]), classes: 2, positive: 1 };
+
+  it('is the probability of the positive column', () => {
+    expect(predictionRecord(batch, 0, 'm', '1').score).toBe(0.25);
+    expect(predictionRecord({ ...batch, positive: 0 }, 1, 'm', '1').score).toBe(0.125);
+    expect(predictionRecord({ ...batch, positive: undefined }, 1, 'm', '1').score).toBeNull();
+  });
+
+  it('picks the second of two classes by default, the named class when given, none for more classes', () => {
+    const probs = { probabilities: 'p' };
+    expect(positiveColumn(probs, 2, undefined)).toBe(1);
+    expect(positiveColumn(probs, 1, undefined)).toBe(0);
+    expect(positiveColumn(probs, 3, undefined)).toBeUndefined();
+    expect(positiveColumn({ ...probs, positiveClass: '0' }, 2, undefined)).toBe(0);
+    expect(positiveColumn({ ...probs, positiveClass: 'fraud' }, 3, ['ok', 'fraud', 'review'])).toBe(1);
+    expect(positiveColumn({ score: 's' }, 0, undefined)).toBeUndefined();
+  });
+
+  it('refuses a class the model does not have, or a positive class beside a score output', () => {
+    expect(() => positiveColumn({ probabilities: 'p', positiveClass: 'yes' }, 2, ['no', 'maybe'])).toThrow(
+      'the positive class "yes" is not a class of the model (its classes: no, maybe)',
+    );
+    expect(() => positiveColumn({ score: 's', probabilities: 'p', positiveClass: '1' }, 2, undefined)).toThrow('the score is read from output "s"');
+    expect(() => positiveColumn({ label: 'l', positiveClass: '1' }, 0, undefined)).toThrow('the model has no probabilities output');
   });
 });

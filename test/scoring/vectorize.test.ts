@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PoisonEventError } from '../../src/errors.js';
+import { featureLocation } from '../../src/scoring/feature-paths.js';
 import { compileRowWriter, explainBadFeature } from '../../src/scoring/vectorize.js';
 
 const FEATURES = ['a', 'b', 'c'];
@@ -123,5 +124,60 @@ describe('explainBadFeature', () => {
     const index = write(event, new Float32Array(2), 0);
     expect(index).toBe(0);
     expect(explainBadFeature(event, features, index).reason).toBe('missing-feature');
+  });
+});
+
+describe('compileRowWriter with nested features', () => {
+  const nested = (features: string | undefined, paths: Record<string, string> = {}) =>
+    featureLocation(features, Object.entries(paths).map(([feature, path]) => ({ feature, path: path.split('.') })));
+
+  it('reads every feature under a dotted base path', () => {
+    const location = nested('payload.features');
+    const write = compileRowWriter(FEATURES, location);
+    const out = new Float32Array(3);
+    expect(write({ payload: { features: { a: 1, b: 2, c: 3 } } }, out, 0)).toBe(-1);
+    expect(Array.from(out)).toEqual([1, 2, 3]);
+  });
+
+  it('reads features with paths of their own from the top level, array indexes included, the rest under the base', () => {
+    const location = nested('f', { b: 'meta.score', c: 'history.2' });
+    const write = compileRowWriter(FEATURES, location);
+    const out = new Float32Array(3);
+    expect(write({ f: { a: 1 }, meta: { score: 2 }, history: [0, 0, 3] }, out, 0)).toBe(-1);
+    expect(Array.from(out)).toEqual([1, 2, 3]);
+  });
+
+  it('reads each object on the way once (one local per object)', () => {
+    const source = compileRowWriter(['x', 'y', 'z'], nested('a.b', { z: 'a.c.z' })).toString();
+    expect(source.match(/\["a"\]/g)).toHaveLength(1);
+    expect(source.match(/\["b"\]/g)).toHaveLength(1);
+  });
+
+  it.each([
+    ['the base is missing', { other: 1 }, 0, 'decode-error', 'event has no object of features at "payload.features"'],
+    ['the base is not an object', { payload: { features: 7 } }, 0, 'decode-error', 'event has no object of features at "payload.features"'],
+    ['a feature under the base is missing', { payload: { features: { a: 1, c: 3 } } }, 1, 'missing-feature', 'feature "b" (at payload.features.b) is missing'],
+    ['a value on an own path is a string', { payload: { features: { a: 1, b: 2 } }, m: 'x' }, 2, 'missing-feature', 'feature "c" (at m.c) is missing'],
+    ['an own path ends on a string', { payload: { features: { a: 1, b: 2 } }, m: { c: 'x' } }, 2, 'non-numeric-feature', 'feature "c" (at m.c) is string, not a number'],
+  ])('agrees with explainBadFeature when %s', (_, event, index, reason, message) => {
+    const location = nested('payload.features', { c: 'm.c' });
+    expect(compileRowWriter(FEATURES, location)(event, new Float32Array(3), 0)).toBe(index);
+    const err = explainBadFeature(event, FEATURES, index, location);
+    expect([err.reason, err.message]).toEqual([reason, message]);
+  });
+
+  it('does not read through a string on the way (a path part like "length")', () => {
+    const location = nested(undefined, { a: 's.length', b: 'n.b', c: 'n.c' });
+    expect(compileRowWriter(FEATURES, location)({ s: 'abc', n: { b: 1, c: 2 } }, new Float32Array(3), 0)).toBe(0);
+  });
+
+  it('embeds awkward path parts safely', () => {
+    const location = nested('"]; throw 1; //', { b: "x.'); globalThis['pwned'] = true; ('" });
+    const write = compileRowWriter(['a', 'b'], location);
+    const event = { '"]; throw 1; //': { a: 1 }, x: { "'); globalThis['pwned'] = true; ('": 2 } };
+    const out = new Float32Array(2);
+    expect(write(event, out, 0)).toBe(-1);
+    expect(Array.from(out)).toEqual([1, 2]);
+    expect((globalThis as { pwned?: unknown }).pwned).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../../src/config/index.js';
 import { logistic, treeEnsemble, type BuiltModel } from '../../src/modelgen/models.js';
-import { HEADERS } from '../../src/pipeline/types.js';
+import { HEADERS } from '../../src/producer/provenance.js';
 import { LoadGenerator, syntheticFeatures } from '../../src/producer/load-generator.js';
 import { RedisModelStore, registerModel } from '../../src/registry/index.js';
 import { ScoringService } from '../../src/service/service.js';

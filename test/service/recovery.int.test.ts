@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
-import { HEADERS } from '../../src/pipeline/types.js';
+import { HEADERS } from '../../src/producer/provenance.js';
 import { RedisModelStore, registerModel } from '../../src/registry/index.js';
-import { eventually, freePort, runCli, type Child } from '../support/child.js';
+import { eventually, listeningPort, runCli, type Child } from '../support/child.js';
 import { collect, deleteTopics, envFor, header, produceEvents, redisFor, testConfig } from '../support/harness.js';
 import { cleanupAfterEach, killAtCleanup } from '../support/cleanup.js';
 
@@ -25,9 +25,9 @@ describe('crashes and failures', () => {
     await registerModel(new RedisModelStore(redis, config.redisKeyPrefix), config.modelName, { bytes: Buffer.from(model.bytes), features: model.features }, { alias: 'production' });
     await redis.quit();
 
-    const port = await freePort();
-    const env = { ...envFor(config), KSCORE_HTTP_PORT: String(port), KSCORE_LOG_LEVEL: process.env['DEBUG_CHILD'] ? 'info' : 'warn' };
+    const env = { ...envFor(config), KSCORE_HTTP_PORT: '0', KSCORE_LOG_LEVEL: 'info' };
     const first = track(runCli(['serve'], env));
+    const port = await listeningPort(first);
     await eventually(async () => ((await readyz(port)).body.ready ? true : undefined), 60_000, 'the first service to be ready');
 
     const N = 30_000;
@@ -70,13 +70,13 @@ describe('crashes and failures', () => {
     // A version whose bytes are not an ONNX model, written past validation (as a corrupted store would).
     const bad = await store.addVersion(
       config.modelName,
-      { bytes: Buffer.from('not an onnx model'), features: model.features, outputs: { score: 'score' }, inputName: 'features', inputShape: ['N', 4] },
+      { bytes: Buffer.from('not an onnx model'), features: model.features, outputs: { score: 'score' } },
       'test',
     );
     await store.setAlias(config.modelName, 'production', bad.version, 'test');
 
-    const port = await freePort();
-    const child = track(runCli(['serve'], { ...envFor(config), KSCORE_HTTP_PORT: String(port), KSCORE_MODEL_REFRESH_MS: '200' }));
+    const child = track(runCli(['serve'], { ...envFor(config), KSCORE_HTTP_PORT: '0', KSCORE_LOG_LEVEL: 'info', KSCORE_MODEL_REFRESH_MS: '200' }));
+    const port = await listeningPort(child);
     const notReady = await eventually(async () => {
       const r = await readyz(port);
       return r.body.checks['model']?.detail?.includes('cannot serve') ? r : undefined;
@@ -107,5 +107,13 @@ describe('crashes and failures', () => {
     const typo = runCli(['serve'], { KSCORE_MAX_BACTH_SIZE: '5' });
     expect(await typo.exited).toBe(2);
     expect(typo.output()).toContain('unknown setting KSCORE_MAX_BACTH_SIZE');
+  });
+
+  it('refuses to start, naming them, when its topics do not exist and it may not create them', async () => {
+    const config = testConfig({ createTopics: false });
+    const child = runCli(['serve'], { ...envFor(config), KSCORE_LOG_LEVEL: 'warn' });
+    expect(await child.exited, child.output()).toBe(2);
+    expect(child.output()).toContain(`topics ${config.featuresTopic}, ${config.predictionsTopic}, ${config.deadLetterTopic} do not exist`);
+    expect(child.output()).toContain('KSCORE_CREATE_TOPICS');
   });
 });

@@ -21,6 +21,20 @@ export function runCli(args: string[], env: Record<string, string>): Child {
   return { proc, output: () => out, exited };
 }
 
+/**
+ * The port of a child started with KSCORE_HTTP_PORT=0 (the OS picks a free one, so two runs never
+ * race for it), read from the HTTP server's "listening" line: the child logs at info or below.
+ */
+export async function listeningPort(child: Child, timeoutMs = 90_000): Promise<number> {
+  return eventually(() => {
+    const m = /Server listening at https?:\/\/[^:"\s]+:(\d+)/.exec(child.output());
+    if (m !== null) return Number(m[1]);
+    if (child.proc.exitCode !== null) throw new Error(`the child exited (${child.proc.exitCode}) before listening: ${child.output().slice(-2000)}`);
+    return undefined;
+  }, timeoutMs, 'the child to listen');
+}
+
+/** A port free now, for a program that cannot be asked to pick its own (another may take it meanwhile). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import { Partitioners, type Kafka, type KafkaMessage } from 'kafkajs';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { Kafka, Partitioners, logLevel, type ITopicConfig, type KafkaMessage } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.js';
-import { createKafka, ensureTopics } from '../../src/kafka/client.js';
+import { ENV_NAMES, loadConfig, type Config, type ConfigInput } from '../../src/config/index.js';
 import { confluentSchemaSource } from '../../src/codec/index.js';
+import type { Producer } from '../../src/kafka/index.js';
 import { LoadGenerator, type LoadOptions } from '../../src/producer/load-generator.js';
+import { eventually } from './child.js';
 
 export const testLog = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'warn' });
 
@@ -33,32 +35,55 @@ export function testConfig(overrides: Partial<ConfigInput> = {}): Config {
       httpPort: 0,
       logLevel: 'warn',
       maxWaitMs: 2,
+      // The Kafka adapter under test: CI runs the integration tests once per adapter.
+      ...(process.env['KSCORE_KAFKA_CLIENT'] === 'librdkafka' ? { kafkaClient: 'librdkafka' as const } : {}),
       ...overrides,
     },
   );
 }
 
-/** Environment that makes a child `kscore serve` use `config`. */
+/** Environment that makes a child `kscore ...` use `config`: every setting, by its variable. */
 export function envFor(config: Config): Record<string, string> {
-  return {
-    KAFKA_BROKERS: config.kafkaBrokers.join(','),
-    SCHEMA_REGISTRY_URL: config.schemaRegistryUrl,
-    REDIS_URL: config.redisUrl,
-    KSCORE_FEATURES_TOPIC: config.featuresTopic,
-    KSCORE_PREDICTIONS_TOPIC: config.predictionsTopic,
-    KSCORE_DEAD_LETTER_TOPIC: config.deadLetterTopic,
-    KSCORE_GROUP_ID: config.groupId,
-    KSCORE_MODEL_NAME: config.modelName,
-    KSCORE_REDIS_KEY_PREFIX: config.redisKeyPrefix,
-    KSCORE_HTTP_PORT: String(config.httpPort),
-    KSCORE_LOG_LEVEL: config.logLevel,
-    KSCORE_MAX_WAIT_MS: String(config.maxWaitMs),
-    KSCORE_SESSION_TIMEOUT_MS: String(config.sessionTimeoutMs),
-  };
+  const env: Record<string, string> = {};
+  for (const [key, name] of Object.entries(ENV_NAMES) as [keyof Config, string][]) {
+    const v = config[key];
+    if (v === undefined) continue;
+    if (key === 'apiTokens') {
+      if (config.apiTokens.length > 0) env[name] = config.apiTokens.map((t) => `${t.owner}:${t.role}:${t.token}`).join(',');
+    } else if (key === 'featurePaths') {
+      if (config.featurePaths.length > 0) env[name] = config.featurePaths.map((p) => `${p.feature}=${p.path.join('.')}`).join(',');
+    } else if (key === 'routes') {
+      env[name] = JSON.stringify(v);
+    } else {
+      env[name] = Array.isArray(v) ? v.join(',') : String(v);
+    }
+  }
+  return env;
 }
 
+/**
+ * The tests' own Kafka client (kafkajs, used directly: it writes the events and reads the
+ * outputs from outside the service, whichever adapter the service runs on).
+ */
 export function kafkaFor(config: Config): Kafka {
-  return createKafka({ brokers: config.kafkaBrokers, clientId: 'kscore-test', logger: testLog });
+  return new Kafka({ clientId: 'kscore-test', brokers: [...config.kafkaBrokers], logLevel: logLevel.NOTHING, retry: { initialRetryTime: 200, retries: 8 } });
+}
+
+/** Creates the topics that are missing. */
+export async function ensureTopics(kafka: Kafka, topics: readonly string[], numPartitions: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing: ITopicConfig[] = topics.filter((t) => !existing.has(t)).map((topic) => ({ topic, numPartitions, replicationFactor: -1 }));
+    if (missing.length === 0) return;
+    await admin.createTopics({ topics: missing, waitForLeaders: false });
+    // Leaders in the metadata can precede the partitions being hosted (kafkajs' waitForLeaders then
+    // fails): wait until each answers instead.
+    for (const { topic } of missing) await eventually(() => admin.fetchTopicOffsets(topic).then(() => true, () => undefined), 30_000, `topic ${topic} to be served`);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export function redisFor(config: Config): Redis {
@@ -74,21 +99,61 @@ export async function produceEvents(config: Config, options: Omit<LoadOptions, '
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   try {
-    const gen = new LoadGenerator(producer, confluentSchemaSource(config.schemaRegistryUrl), { topic: config.featuresTopic, ...options });
+    const port: Producer = {
+      // Rides out a broker outage (the fault tests stop the broker while events stream).
+      send: async (records) => {
+        const messages = records.map((r) => ({ key: r.key, value: r.value }));
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await producer.send({ topic: config.featuresTopic, messages, acks: -1 });
+            return;
+          } catch (err) {
+            if (attempt >= 60) throw err;
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        }
+      },
+      transaction: () => Promise.reject(new Error('not used')),
+      close: () => producer.disconnect(),
+    };
+    const gen = new LoadGenerator(port, confluentSchemaSource(config), { topic: config.featuresTopic, ...options });
     return (await gen.run()).sent;
   } finally {
     await producer.disconnect();
   }
 }
 
+/** A hand-made event: key, value, and optionally its timestamp (ms; else the producer's clock). */
+export interface TestEvent {
+  key: string;
+  value: object;
+  timestampMs?: number;
+}
+
 /** Sends hand-made events (key and JSON value) to the features topic. */
-export async function sendEvents(config: Config, events: readonly { key: string; value: object }[]): Promise<void> {
+export async function sendEvents(config: Config, events: readonly TestEvent[]): Promise<void> {
+  await sendValues(config, events.map((e) => ({ ...e, value: JSON.stringify(e.value) })));
+}
+
+/**
+ * Sends hand-made events as Avro in the Confluent wire format, `schema` registered under the
+ * features topic's `<topic>-value` subject of the real schema registry.
+ */
+export async function sendAvroEvents(config: Config, schema: object, events: readonly TestEvent[]): Promise<void> {
+  const registry = new SchemaRegistry({ host: config.schemaRegistryUrl });
+  const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject: `${config.featuresTopic}-value` });
+  const values = await Promise.all(events.map(async (e) => ({ ...e, value: await registry.encode(id, e.value) })));
+  await sendValues(config, values);
+}
+
+async function sendValues(config: Config, events: readonly { key: string; value: Buffer | string; timestampMs?: number }[]): Promise<void> {
   const kafka = kafkaFor(config);
   await ensureTopics(kafka, [config.featuresTopic], config.topicPartitions);
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   try {
-    await producer.send({ topic: config.featuresTopic, messages: events.map((e) => ({ key: e.key, value: JSON.stringify(e.value) })) });
+    const messages = events.map((e) => ({ key: e.key, value: e.value, ...(e.timestampMs === undefined ? {} : { timestamp: String(e.timestampMs) }) }));
+    await producer.send({ topic: config.featuresTopic, messages });
   } finally {
     await producer.disconnect();
   }
@@ -135,12 +200,15 @@ export async function collect(
   return all;
 }
 
+/** Deletes the test's topics, and the backfill topics replays write by default, where they exist. */
 export async function deleteTopics(config: Config): Promise<void> {
   const admin = kafkaFor(config).admin();
   await admin.connect();
-  await admin
-    .deleteTopics({ topics: [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic] })
-    .catch(() => undefined);
+  const ours = [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic, `${config.predictionsTopic}.backfill`, `${config.deadLetterTopic}.backfill`];
+  // kafkajs retries a while on a topic that does not exist: only the ones that do.
+  const existing = new Set(await admin.listTopics().catch(() => ours));
+  const topics = ours.filter((t) => existing.has(t));
+  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
   await admin.disconnect();
 }
 

@@ -1,12 +1,12 @@
 import { connectRedis } from '../../registry/index.js';
-import { Partitioners } from 'kafkajs';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { confluentSchemaSource } from '../../codec/index.js';
-import { createKafka, ensureTopics } from '../../kafka/client.js';
+import { createKafkaClient, kafkaConnection } from '../../kafka/index.js';
 import { LoadGenerator } from '../../producer/load-generator.js';
 import { ScoringService } from '../../service/service.js';
 import { connectionFlags, connectionOverrides, makeContext } from '../context.js';
+import { tail } from '../tail.js';
 import { demo as registerDemoModel, storeFor } from './model.js';
 
 export const demoHelp = `kscore demo [--seconds 10] [--rate 200] [--format json|avro]
@@ -37,7 +37,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
   const { config, log } = ctx;
   const say = (s: string): boolean => process.stdout.write(`${s}\n`);
 
-  const redis = connectRedis(config.redisUrl, log);
+  const redis = connectRedis(config, log);
   await redis.connect();
   const meta = await registerDemoModel(ctx, storeFor(ctx, redis), { kind: 'logistic', features: '32' });
   await redis.quit();
@@ -47,15 +47,15 @@ export async function demoCommand(argv: string[]): Promise<void> {
   const { httpUrl } = await service.start();
   say(`2. service scoring ${config.featuresTopic} -> ${config.predictionsTopic}; metrics at ${httpUrl}/metrics`);
 
-  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'kscore-demo', logger: log });
-  await ensureTopics(kafka, [config.featuresTopic], config.topicPartitions);
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
+  const kafka = await createKafkaClient(kafkaConnection(config, 'demo'), log);
+  const admin = await kafka.admin();
+  await admin.ensureTopics([config.featuresTopic], config.topicPartitions);
+  const producer = await kafka.producer({ idempotent: false });
   const seconds = Number(values.seconds);
   const rate = Number(values.rate);
   const format = values.format === 'avro' ? 'avro' : 'json';
   say(`3. streaming ${rate} ${format} events/s for ${seconds} s (every 50th malformed, to show the dead-letter topic)`);
-  const gen = new LoadGenerator(producer, confluentSchemaSource(config.schemaRegistryUrl), {
+  const gen = new LoadGenerator(producer, confluentSchemaSource(config), {
     topic: config.featuresTopic,
     rate,
     durationMs: seconds * 1000,
@@ -64,44 +64,30 @@ export async function demoCommand(argv: string[]): Promise<void> {
     badEvery: 50,
   });
   const { sent } = await gen.run();
-  await producer.disconnect();
+  await producer.close();
 
   // Read back what the service wrote.
-  const consumer = kafka.consumer({ groupId: `demo-reader-${run}` });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [config.predictionsTopic, config.deadLetterTopic], fromBeginning: true });
   let predictions = 0;
   let dead = 0;
   const samples: string[] = [];
   const reasons = new Map<string, number>();
-  await new Promise<void>((resolve) => {
-    const deadline = setTimeout(resolve, 30_000);
-    void consumer.run({
-      eachMessage: async ({ topic, message }) => {
-        if (topic === config.predictionsTopic) {
-          predictions++;
-          if (samples.length < 5) samples.push(`   key=${message.key?.toString()} -> ${message.value?.toString()}`);
-        } else {
-          dead++;
-          const r = message.headers?.['kscore-dlq-reason']?.toString() ?? '?';
-          reasons.set(r, (reasons.get(r) ?? 0) + 1);
-        }
-        if (predictions + dead >= sent) {
-          clearTimeout(deadline);
-          resolve();
-        }
-      },
-    });
+  await tail(kafka, { topics: [config.predictionsTopic, config.deadLetterTopic], fromBeginning: true, timeoutMs: 30_000, groupPrefix: `demo-reader-${run}` }, (topic, _p, message) => {
+    if (topic === config.predictionsTopic) {
+      predictions++;
+      if (samples.length < 5) samples.push(`   key=${message.key?.toString()} -> ${message.value?.toString()}`);
+    } else {
+      dead++;
+      const r = message.headers?.['kscore-dlq-reason']?.toString() ?? '?';
+      reasons.set(r, (reasons.get(r) ?? 0) + 1);
+    }
+    return predictions + dead >= sent;
   });
-  await consumer.disconnect();
   say('4. sample predictions:');
   for (const s of samples) say(s);
   say(`5. ${sent} events in: ${predictions} predictions, ${dead} dead-lettered (${[...reasons].map(([r, n]) => `${r}: ${n}`).join(', ')})`);
   await service.close();
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic] }).catch(() => undefined);
-  await admin.disconnect();
+  await admin.deleteTopics([config.featuresTopic, config.predictionsTopic, config.deadLetterTopic]).catch(() => undefined);
+  await admin.close();
   if (predictions + dead < sent) {
     process.exitCode = 1;
     say(`FAILED: ${sent - predictions - dead} events were neither scored nor dead-lettered`);

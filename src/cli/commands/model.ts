@@ -1,16 +1,17 @@
 import { readFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildModel, type ModelKind } from '../../modelgen/models.js';
 import { readMetadataProps } from '../../modelgen/onnx-writer.js';
-import { connectRedis, ModelFileStore, type ModelVersionMeta, type NewModelVersion, RedisModelStore, registerModel } from '../../registry/index.js';
+import { connectRedis, modelStoreFor, type ModelVersionMeta, type NewModelVersion, type RedisModelStore, registerModel } from '../../registry/index.js';
 import type { OutputMapping } from '../../scoring/types.js';
-import { connectionFlags, connectionOverrides, makeContext, type CommandContext } from '../context.js';
+import { cliActor, connectionFlags, connectionOverrides, makeContext, type CommandContext } from '../context.js';
 
-export const modelHelp = `kscore model register --file MODEL.onnx [--name NAME] [--features a,b,c] [--alias production] [--description TEXT]
-  Validates and registers an ONNX model. Features come from --features, else from MODEL.onnx.json
-  ({"features": [...], "outputs": {...}, "metrics": {...}, "baseline": {...}}), else from the
-  model's "kscore.features" metadata. A refused model changes nothing and says why.
+export const modelHelp = `kscore model register --file MODEL.onnx [--name NAME] [--features a,b,c] [--positive-class 1] [--alias production] [--description TEXT]
+  Validates and registers an ONNX model. Its inputs and their types are read from the model.
+  Features come from --features, else from MODEL.onnx.json ({"features": [...], "inputs":
+  {"<input>": [fields]}, "outputs": {..., "positiveClass": "1"}, "metrics": {...}, "baseline": {...}}),
+  else from the model's "kscore.features" metadata; without any, each one-column input takes the
+  field of its own name. A refused model changes nothing and says why.
 kscore model demo [--kind logistic|mlp|trees|regressor] [--features N] [--trees N] [--name NAME] [--alias production]
   Builds a demo model in code and registers it.
 kscore model promote --version V [--name NAME] [--alias production]
@@ -25,6 +26,7 @@ const flags = {
   name: { type: 'string' },
   file: { type: 'string' },
   features: { type: 'string' },
+  'positive-class': { type: 'string' },
   alias: { type: 'string' },
   description: { type: 'string' },
   kind: { type: 'string' },
@@ -36,21 +38,8 @@ const flags = {
 
 export class UsageError extends Error {}
 
-/** Who the audit log names for changes made from this CLI. */
-function cliActor(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli';
-  }
-}
-
 export function storeFor(ctx: CommandContext, redis: ReturnType<typeof connectRedis>): RedisModelStore {
-  return new RedisModelStore(redis, {
-    prefix: ctx.config.redisKeyPrefix,
-    inlineMaxBytes: ctx.config.modelInlineMaxBytes,
-    fileStore: new ModelFileStore(ctx.config.modelStoreDir),
-  });
+  return modelStoreFor(redis, ctx.config);
 }
 
 export async function model(argv: string[]): Promise<void> {
@@ -60,7 +49,7 @@ export async function model(argv: string[]): Promise<void> {
     ...connectionOverrides(values),
     ...(values.name === undefined ? {} : { modelName: values.name }),
   });
-  const redis = connectRedis(ctx.config.redisUrl, ctx.log);
+  const redis = connectRedis(ctx.config, ctx.log);
   await redis.connect();
   const store = storeFor(ctx, redis);
   const name = ctx.config.modelName;
@@ -111,23 +100,24 @@ async function register(ctx: CommandContext, store: RedisModelStore, values: Rec
   if (typeof file !== 'string') throw new UsageError('model register needs --file');
   const bytes = await readFile(file);
   const sidecar = await readFile(`${file}.json`, 'utf8').then(
-    (s) => JSON.parse(s) as { features?: string[]; outputs?: unknown; metrics?: Record<string, number>; baseline?: NewModelVersion['baseline'] },
+    (s) => JSON.parse(s) as { features?: string[]; inputs?: NewModelVersion['inputs']; outputs?: unknown; metrics?: Record<string, number>; baseline?: NewModelVersion['baseline'] },
     () => undefined,
   );
   const features =
     (typeof values['features'] === 'string' ? values['features'].split(',').map((s) => s.trim()) : undefined) ??
     sidecar?.features ??
     readMetadataProps(bytes)['kscore.features']?.split(',');
-  if (features === undefined) {
-    throw new UsageError('no feature list: pass --features, or write MODEL.onnx.json, or set the "kscore.features" metadata');
-  }
+  const positiveClass = typeof values['positive-class'] === 'string' ? values['positive-class'] : undefined;
+  const outputs = isMapping(sidecar?.outputs) ? sidecar.outputs : undefined;
+  const withPositive = positiveClass === undefined ? outputs : { ...outputs, positiveClass };
   const meta = await registerModel(
     store,
     ctx.config.modelName,
     {
       bytes,
-      features,
-      ...(isMapping(sidecar?.outputs) ? { outputs: sidecar.outputs } : {}),
+      ...(features === undefined ? {} : { features }),
+      ...(sidecar?.inputs === undefined ? {} : { inputs: sidecar.inputs }),
+      ...(withPositive === undefined ? {} : { outputs: withPositive }),
       ...(sidecar?.metrics ? { metrics: sidecar.metrics } : {}),
       ...(sidecar?.baseline ? { baseline: sidecar.baseline } : {}),
       description: typeof values['description'] === 'string' ? values['description'] : '',
@@ -152,7 +142,7 @@ export async function demo(ctx: CommandContext, store: RedisModelStore, values: 
 }
 
 function isMapping(v: unknown): v is OutputMapping {
-  return typeof v === 'object' && v !== null && ['score', 'label', 'probabilities'].some((k) => typeof (v as Record<string, unknown>)[k] === 'string');
+  return typeof v === 'object' && v !== null && ['score', 'label', 'probabilities', 'positiveClass'].some((k) => typeof (v as Record<string, unknown>)[k] === 'string');
 }
 
 function summary(m: ModelVersionMeta): object {

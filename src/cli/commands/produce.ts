@@ -1,7 +1,6 @@
-import { Partitioners } from 'kafkajs';
 import { parseArgs } from 'node:util';
 import { confluentSchemaSource } from '../../codec/index.js';
-import { createKafka, ensureTopics } from '../../kafka/client.js';
+import { createKafkaClient, kafkaConnection } from '../../kafka/index.js';
 import { LoadGenerator } from '../../producer/load-generator.js';
 import { featureNames } from '../../modelgen/models.js';
 import { connectionFlags, connectionOverrides, makeContext } from '../context.js';
@@ -39,19 +38,22 @@ export async function produce(argv: string[]): Promise<void> {
   };
   const features = values['feature-names']?.split(',') ?? featureNames(num('features', values.features)!);
   const topic = values.topic ?? config.featuresTopic;
-  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `${config.kafkaClientId}-producer`, logger: log });
-  if (config.createTopics) await ensureTopics(kafka, [topic], config.topicPartitions);
-  const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
+  const kafka = await createKafkaClient(kafkaConnection(config, 'producer'), log);
+  if (config.createTopics) {
+    const admin = await kafka.admin();
+    await admin.ensureTopics([topic], config.topicPartitions).finally(() => admin.close());
+  }
+  const producer = await kafka.producer({ idempotent: false });
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   process.once('SIGTERM', () => abort.abort());
   const durationS = num('duration', values.duration);
   const count = num('count', values.count);
-  const gen = new LoadGenerator(producer, confluentSchemaSource(config.schemaRegistryUrl), {
+  const gen = new LoadGenerator(producer, confluentSchemaSource(config), {
     topic,
     rate: num('rate', values.rate)!,
     format,
+    subjectNameStrategy: config.subjectNameStrategy,
     features,
     badEvery: num('bad-every', values['bad-every'])!,
     seed: num('seed', values.seed)!,
@@ -61,6 +63,6 @@ export async function produce(argv: string[]): Promise<void> {
     onProgress: (sent, ms) => process.stderr.write(`produced ${sent} events (${Math.round((sent * 1000) / ms)}/s)\n`),
   });
   const { sent, elapsedMs } = await gen.run();
-  await producer.disconnect();
+  await producer.close();
   process.stderr.write(`produced ${sent} events to ${topic} in ${(elapsedMs / 1000).toFixed(1)} s\n`);
 }

@@ -1,28 +1,35 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { readParamsJson } from '../params-file.js';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { formatReport } from '../../replay/compare.js';
 import { ReplayJobs } from '../../replay/jobs.js';
 import { formatCount, formatDuration, progressLine } from '../../replay/progress.js';
 import { parseOffsetSpec } from '../../replay/range.js';
+import { parseShard } from '../../replay/shards.js';
 import type { ReplayParamsInput, ReplayStatus } from '../../replay/types.js';
-import { connectionFlags, connectionOverrides, makeContext } from '../context.js';
+import { cliActor, connectionFlags, connectionOverrides, makeContext } from '../context.js';
 import { UsageError } from './model.js';
 
 export const replayHelp = `kscore replay [--topic T | --from-dead-letters] [--partitions 0,1]
               [--from-offset N|P:N,..] [--to-offset N|P:N,..] [--from-time T] [--to-time T]
               [--model NAME] [--version V | --alias A]
-              [--output-topic T] [--dead-letter-topic T] | [--output-file PATH [--format jsonl|parquet]]
+              [--output-topic T] [--dead-letter-topic T] | [--into-live-topic] | [--output-file PATH [--format jsonl|parquet]]
               [--compare V | --compare-alias A [--compare-model NAME] [--label-field F]
                [--task auto|classification|regression] [--threshold 0.5] [--tolerance 0.01] [--report FILE]]
               [--threads N] [--batch-size N] [--fetch-bytes N] [--unit-size N] [--in-flight N]
-              [--json] [--params FILE|-]
+              [--json] [--params FILE|-] [--job-id ID [--shard I/N]]
   Scores a stretch of a topic's history with a pinned model version (default: the version the
   alias points at when the job starts): backfills, bulk scoring, and with --compare the same range
   scored by two versions, reported side by side. From is inclusive, to exclusive (offsets or
   times: ISO-8601 with a zone, or epoch ms); the default range is the whole topic as it is now.
+  Without an output the predictions go to <predictions topic>.backfill and dead letters to
+  <dead-letter topic>.backfill; --into-live-topic writes into the live predictions topic instead
+  (its consumers see a second prediction per event), recorded in the audit log.
   --params takes the job as JSON (docs/replay.md) instead of flags. Progress on stderr; the final
   status (--json) or the comparison report on stdout; Ctrl-C stops after the batches in flight.
+  --job-id names the job; with --shard I/N this process scores shard I of N of it (N processes,
+  e.g. a Kubernetes Indexed Job, share the range; run again, a shard resumes where it stopped).
 kscore replay --resume ID        resume a replay that stopped (killed, failed, interrupted)
 kscore replay list | status ID | cancel ID`;
 
@@ -41,6 +48,7 @@ const flags = {
   'output-topic': { type: 'string' },
   'dead-letter-topic': { type: 'string' },
   'output-file': { type: 'string' },
+  'into-live-topic': { type: 'boolean' },
   format: { type: 'string' },
   compare: { type: 'string' },
   'compare-alias': { type: 'string' },
@@ -58,6 +66,8 @@ const flags = {
   json: { type: 'boolean' },
   params: { type: 'string' },
   resume: { type: 'string' },
+  'job-id': { type: 'string' },
+  shard: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof flags; allowPositionals: true }>>['values'];
@@ -87,8 +97,11 @@ export async function replay(argv: string[]): Promise<void> {
       jobId = values.resume;
       await jobs.resume(jobId);
       process.stderr.write(`replay ${jobId}: resuming\n`);
+    } else if (values.shard !== undefined) {
+      if (values['job-id'] === undefined) throw new UsageError('--shard needs --job-id (the same for every shard)');
+      jobId = await jobs.startShard(values['job-id'], parseShard(values.shard), await paramsFrom(values), { actor: cliActor() });
     } else {
-      jobId = await jobs.start(await paramsFrom(values));
+      jobId = await jobs.start(await paramsFrom(values), { actor: cliActor(), ...(values['job-id'] === undefined ? {} : { id: values['job-id'] }) });
     }
     const final = await follow(jobs, jobId, log);
     await report(final, values);
@@ -107,8 +120,7 @@ export async function replay(argv: string[]): Promise<void> {
 /** The job params from --params (a JSON file, or - for stdin) or from the flags. */
 async function paramsFrom(v: Values): Promise<ReplayParamsInput> {
   if (v.params !== undefined) {
-    const text = v.params === '-' ? await readStdin() : await readFile(v.params, 'utf8');
-    return JSON.parse(text) as ReplayParamsInput;
+    return (await readParamsJson(v.params)) as ReplayParamsInput;
   }
   const int = (name: string, s: string | undefined): number | undefined => {
     if (s === undefined) return undefined;
@@ -127,9 +139,10 @@ async function paramsFrom(v: Values): Promise<ReplayParamsInput> {
     if (time !== undefined) return { time };
     return undefined;
   };
-  if (v['output-file'] !== undefined && (v['output-topic'] !== undefined || v['dead-letter-topic'] !== undefined)) {
-    throw new UsageError('give --output-file or --output-topic/--dead-letter-topic, not both');
+  if (v['output-file'] !== undefined && (v['output-topic'] !== undefined || v['dead-letter-topic'] !== undefined || v['into-live-topic'] === true)) {
+    throw new UsageError('give --output-file or --output-topic/--dead-letter-topic/--into-live-topic, not both');
   }
+  const live = v['into-live-topic'] === true;
   const format = v.format;
   if (format !== undefined && format !== 'jsonl' && format !== 'parquet') throw new UsageError('--format must be jsonl or parquet');
   const compareRef = v.compare !== undefined || v['compare-alias'] !== undefined;
@@ -144,8 +157,8 @@ async function paramsFrom(v: Values): Promise<ReplayParamsInput> {
     model: { ...(v.model === undefined ? {} : { name: v.model }), ...(v.version === undefined ? {} : { version: v.version }), ...(v.alias === undefined ? {} : { alias: v.alias }) },
     ...(v['output-file'] !== undefined
       ? { output: { kind: 'file' as const, path: v['output-file'], format: format ?? 'jsonl' } }
-      : v['output-topic'] !== undefined || v['dead-letter-topic'] !== undefined
-        ? { output: { kind: 'topic' as const, topic: v['output-topic'], deadLetterTopic: v['dead-letter-topic'] } }
+      : v['output-topic'] !== undefined || v['dead-letter-topic'] !== undefined || live
+        ? { output: { kind: 'topic' as const, topic: v['output-topic'], deadLetterTopic: v['dead-letter-topic'], ...(live ? { live } : {}) } }
         : {}),
     ...(compareRef
       ? {
@@ -256,10 +269,4 @@ function summary(s: ReplayStatus): object {
 
 function print(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
-}
-
-async function readStdin(): Promise<string> {
-  let s = '';
-  for await (const chunk of process.stdin) s += String(chunk);
-  return s;
 }

@@ -13,6 +13,11 @@ export async function serve(argv: string[]): Promise<void> {
   });
   const service = await ScoringService.create(config, log);
   onShutdownSignal(() => service.close(), log);
+  // A failure a restart may fix (or an operator must): shut down in order, exit non-zero.
+  void service.failed.then(async () => {
+    await service.close();
+    process.exit(1);
+  });
   const { httpUrl } = await service.start();
   log.info({ http: httpUrl, topic: config.featuresTopic, model: config.modelName, alias: config.modelAlias }, 'serving');
 }

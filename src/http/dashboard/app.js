@@ -4,7 +4,7 @@
 
 import { drawLineChart } from './charts.js';
 import { formatBytes, formatCount, formatNumber, formatPercent, formatRate, formatSeconds } from './format.js';
-import { histogram, histogramIncrease, histogramQuantile, parseMetrics, rate, replayJobs, samples } from './metrics-parse.js';
+import { histogram, histogramIncrease, histogramQuantile, parseMetrics, rate, replayJobs, samples, schedules } from './metrics-parse.js';
 
 const POLL_MS = 2000;
 const TIMEOUT_MS = 5000;
@@ -26,14 +26,8 @@ const M = {
   modelInfo: 'kscore_model_info',
   canaryShare: 'kscore_canary_share',
   drift: 'kscore_feature_drift_psi',
-  memory: 'kscore_process_resident_memory_bytes',
+  memory: 'process_resident_memory_bytes',
 };
-
-/**
- * Other names the resident memory goes by: prom-client's default metrics under the prefix
- * `kscore_process_` repeat the word (`kscore_process_process_resident_memory_bytes`).
- */
-const MEMORY_ALIASES = [M.memory, 'kscore_process_process_resident_memory_bytes', 'process_resident_memory_bytes'];
 
 /** Scrapes (newest last) reduced to what the charts need, and the derived points. */
 const scrapes = [];
@@ -41,6 +35,9 @@ const points = [];
 let latest; // the newest scrape's families
 let lastSuccess;
 let failures = 0;
+/** The model the per-model figures are of ('' for all); several models show a picker. */
+let selectedModel = '';
+const ofModel = () => (selectedModel === '' ? undefined : { model: selectedModel });
 
 const $ = (id) => document.getElementById(id);
 
@@ -57,9 +54,16 @@ function h(tag, attrs = {}, ...children) {
 }
 
 /** A counter summed over its labels: 0 when the family is declared but has no series yet. */
-function counter(families, name) {
+function counter(families, name, filter) {
   if (!families.has(name)) return undefined;
-  return samples(families, name).reduce((a, s) => a + s.value, 0);
+  return samples(families, name, filter).reduce((a, s) => a + s.value, 0);
+}
+
+/** Values summed per value of `label` (across the other labels, e.g. every model). */
+function sumBy(found, label) {
+  const out = new Map();
+  for (const s of found) out.set(s.labels[label] ?? '', (out.get(s.labels[label] ?? '') ?? 0) + s.value);
+  return out;
 }
 
 function gaugeSum(families, name) {
@@ -71,15 +75,15 @@ function reduce(families, t) {
   return {
     t,
     eventsIn: counter(families, M.eventsIn),
-    predictions: counter(families, M.predictions),
-    deadLetters: counter(families, M.deadLetters),
-    endToEnd: histogram(families, M.endToEnd),
-    scoring: histogram(families, M.scoring),
-    batch: histogram(families, M.batch),
+    predictions: counter(families, M.predictions, ofModel()),
+    deadLetters: counter(families, M.deadLetters, ofModel()),
+    endToEnd: histogram(families, M.endToEnd, ofModel()),
+    scoring: histogram(families, M.scoring, ofModel()),
+    batch: histogram(families, M.batch, ofModel()),
     lag: gaugeSum(families, M.lag),
     lagByPartition: new Map(samples(families, M.lag).map((s) => [`${s.labels.topic}/${s.labels.partition}`, s.value])),
-    deadByReason: new Map(samples(families, M.deadLetters).map((s) => [s.labels.reason ?? '', s.value])),
-    memory: MEMORY_ALIASES.map((name) => gaugeSum(families, name)).find((v) => v !== undefined),
+    deadByReason: sumBy(samples(families, M.deadLetters, ofModel()), 'reason'),
+    memory: gaugeSum(families, M.memory),
   };
 }
 
@@ -174,6 +178,7 @@ function showError(message) {
 
 function render() {
   const last = points[points.length - 1];
+  renderPicker();
   renderModels();
   renderTiles(last);
   renderCharts();
@@ -181,6 +186,7 @@ function render() {
   renderDeadLetters();
   renderDrift();
   renderReplays();
+  renderSchedules();
 }
 
 function setTile(id, value, note, raw) {
@@ -192,6 +198,18 @@ function setTile(id, value, note, raw) {
 }
 
 const absent = (name) => `${name} not exported`;
+
+/** The models the service reports (kscore_model_info), offered when there are several. */
+function renderPicker() {
+  const names = [...new Set(samples(latest, M.modelInfo).map((s) => s.labels.model ?? ''))].filter((n) => n !== '').sort();
+  const picker = $('model-picker');
+  const have = [...picker.options].slice(1).map((o) => o.value);
+  if (have.join('\n') !== names.join('\n')) {
+    picker.replaceChildren(h('option', { value: '' }, 'all models'), ...names.map((n) => h('option', { value: n }, n)));
+    picker.value = names.includes(selectedModel) ? selectedModel : '';
+  }
+  $('model-picker-label').hidden = names.length < 2 && selectedModel === '';
+}
 
 function renderTiles(p) {
   const now = scrapes[scrapes.length - 1];
@@ -226,8 +244,7 @@ function chart(id, series, format, options = {}) {
   const times = points.map((p) => p.t);
   const to = times.length > 0 ? times[times.length - 1] : Date.now() / 1000;
   const span = Math.min(HISTORY_S, Math.max(60, times.length > 0 ? to - times[0] : 0));
-  const names = options.metric === M.memory ? MEMORY_ALIASES : [options.metric];
-  const missingMetric = options.metric !== undefined && !names.some((n) => latest.has(n));
+  const missingMetric = options.metric !== undefined && !latest.has(options.metric);
   const last = points[points.length - 1];
   $(`${id}-legend`).replaceChildren(
     ...series.map(([label, key, color]) => {
@@ -293,7 +310,7 @@ function renderCharts() {
 }
 
 function renderModels() {
-  const live = samples(latest, M.modelInfo).filter((s) => s.value === 1);
+  const live = samples(latest, M.modelInfo, ofModel()).filter((s) => s.value === 1);
   const shares = new Map(samples(latest, M.canaryShare).map((s) => [`${s.labels.model}/${s.labels.alias}`, s.value]));
   const canaryTotal = (model) => [...shares].filter(([k]) => k.startsWith(`${model}/`)).reduce((a, [, v]) => a + v, 0);
   const rows = live
@@ -394,7 +411,7 @@ function renderDeadLetters() {
 function renderDrift() {
   const body = $('drift-body');
   if (!latest.has(M.drift)) return body.replaceChildren(emptyRow(4, absent(M.drift)));
-  const rows = samples(latest, M.drift).sort((a, b) => b.value - a.value || (a.labels.feature ?? '').localeCompare(b.labels.feature ?? ''));
+  const rows = samples(latest, M.drift, ofModel()).sort((a, b) => b.value - a.value || (a.labels.feature ?? '').localeCompare(b.labels.feature ?? ''));
   if (rows.length === 0) return body.replaceChildren(emptyRow(4, 'no data yet: the live version needs a training baseline, and events'));
   const drifted = rows.filter((s) => s.value > PSI_DRIFT).length;
   $('drift-summary').textContent = `${rows.length} features · ${drifted} over ${PSI_DRIFT}`;
@@ -451,8 +468,42 @@ function renderReplays() {
   );
 }
 
+const OUTCOME_LEVEL = { succeeded: 'ok', failed: 'bad', cancelled: 'warn' };
+
+/** An epoch-ms time as `2026-11-27 02:00 UTC`, or a dash. */
+function utc(ms) {
+  return ms === undefined ? '–' : `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+function renderSchedules() {
+  const body = $('schedule-body');
+  const rows = schedules(latest);
+  if (rows.length === 0) return body.replaceChildren(emptyRow(3, 'no schedule'));
+  body.replaceChildren(
+    ...rows.map((s) => {
+      const state = s.running ? 'running' : s.paused ? 'paused' : 'active';
+      const level = OUTCOME_LEVEL[s.lastOutcome];
+      return h(
+        'tr',
+        { dataset: { schedule: s.schedule, state, outcome: s.lastOutcome ?? '' } },
+        h('td', {}, h('div', { class: 'job' }, s.schedule), h('span', { class: `tag${s.running ? ' tag-run' : s.paused ? ' tag-warn' : ''}` }, state)),
+        h('td', {}, s.paused ? h('span', { class: 'muted' }, 'paused') : utc(s.nextRunAt)),
+        h('td', {}, s.lastOutcome === undefined ? h('span', { class: 'muted' }, 'none yet') : [h('span', { class: `tag${level ? ` tag-${level}` : ''}` }, s.lastOutcome), h('div', { class: 'muted small' }, utc(s.lastRunAt))]),
+      );
+    }),
+  );
+}
+
 $('host').textContent = location.host;
 window.addEventListener('resize', () => {
   if (latest !== undefined) renderCharts();
 });
+$('model-picker').addEventListener('change', (e) => {
+  selectedModel = e.target.value;
+  // Figures of another model: the history starts again from the next scrape.
+  scrapes.length = 0;
+  points.length = 0;
+  document.body.dataset.model = selectedModel;
+});
+
 void poll();

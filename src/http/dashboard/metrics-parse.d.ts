@@ -48,3 +48,13 @@ export function rate(previous: number | undefined, current: number | undefined, 
 export function histogramIncrease(previous: Histogram | undefined, current: Histogram | undefined): Histogram | undefined;
 export function histogramQuantile(q: number, buckets: readonly { le: number; count: number }[]): number;
 export function replayJobs(families: Families): ReplayJob[];
+
+export interface ScheduleRow {
+  schedule: string;
+  paused: boolean;
+  running: boolean;
+  nextRunAt: number | undefined;
+  lastRunAt: number | undefined;
+  lastOutcome: string | undefined;
+}
+export function schedules(families: Families): ScheduleRow[];

@@ -226,21 +226,21 @@ export function histogramQuantile(q, buckets) {
 }
 
 /**
- * The label naming a replay job. The service writes `job`; a Prometheus that scraped it renames
- * that to `exported_job` (its own `job` is the scrape job).
+ * The label naming a replay job: `replay_job` (not `job`, which Prometheus keeps for the scrape
+ * job, so the name survives a scrape unchanged).
  */
-const JOB_LABELS = ['job', 'exported_job'];
+const JOB_LABEL = 'replay_job';
 
 const REPLAY_FIGURES = {
   kscore_replay_progress_ratio: 'ratio',
-  kscore_replay_offsets_done: 'done',
+  kscore_replay_offsets_done_total: 'done',
   kscore_replay_offsets_planned: 'planned',
   kscore_replay_rate_per_second: 'ratePerSecond',
   kscore_replay_eta_seconds: 'etaSeconds',
 };
 
 /**
- * Replay jobs, from the `kscore_replay_*` gauges (src/replay/metrics.ts), sorted by id: state (the
+ * Replay jobs, from the `kscore_replay_*` series (src/replay/metrics.ts), sorted by id: state (the
  * `kscore_replay_state` series at 1), progress from 0 to 1 (the ratio, else done over planned),
  * offsets done and planned, rate, time left (undefined when unknown) and records written by kind.
  * @returns {{ job: string, state: string | undefined, progress: number | undefined, done: number | undefined, planned: number | undefined, ratePerSecond: number | undefined, etaSeconds: number | undefined, records: Record<string, number> }[]}
@@ -248,9 +248,8 @@ const REPLAY_FIGURES = {
 export function replayJobs(families) {
   const jobs = new Map();
   const jobOf = (s) => {
-    const key = JOB_LABELS.find((l) => s.labels[l] !== undefined && (l !== 'job' || !isScrapeJob(s)));
-    if (key === undefined) return undefined;
-    const id = s.labels[key];
+    const id = s.labels[JOB_LABEL];
+    if (id === undefined) return undefined;
     let job = jobs.get(id);
     if (job === undefined) {
       job = { job: id, state: undefined, progress: undefined, done: undefined, planned: undefined, ratePerSecond: undefined, etaSeconds: undefined, records: {} };
@@ -264,7 +263,7 @@ export function replayJobs(families) {
       if (job !== undefined) job[field] = s.value;
     }
   }
-  for (const s of samples(families, 'kscore_replay_records')) {
+  for (const s of samples(families, 'kscore_replay_records_total')) {
     const job = jobOf(s);
     if (job !== undefined) job.records[s.labels.kind ?? ''] = s.value;
   }
@@ -281,7 +280,37 @@ export function replayJobs(families) {
   return [...jobs.values()].sort((a, b) => a.job.localeCompare(b.job));
 }
 
-// In series read through Prometheus, `job` is the scrape job and `exported_job` the replay's.
-function isScrapeJob(s) {
-  return s.labels.exported_job !== undefined;
+/**
+ * Schedules, from the `kscore_schedule_*` gauges (src/schedule/metrics.ts), sorted by id: paused,
+ * running, the next firing and when the last run ended (epoch ms; undefined when unknown), and the
+ * last run's outcome (the `kscore_schedule_last_run_outcome` series at 1). Every replica shows every
+ * schedule, so the last sample of each wins.
+ * @returns {{ schedule: string, paused: boolean, running: boolean, nextRunAt: number | undefined, lastRunAt: number | undefined, lastOutcome: string | undefined }[]}
+ */
+export function schedules(families) {
+  const all = new Map();
+  const of = (s) => {
+    const id = s.labels.schedule;
+    if (id === undefined) return undefined;
+    let one = all.get(id);
+    if (one === undefined) {
+      one = { schedule: id, paused: false, running: false, nextRunAt: undefined, lastRunAt: undefined, lastOutcome: undefined };
+      all.set(id, one);
+    }
+    return one;
+  };
+  const each = (name, apply) => {
+    for (const s of samples(families, name)) {
+      const one = of(s);
+      if (one !== undefined) apply(one, s);
+    }
+  };
+  each('kscore_schedule_paused', (one, s) => (one.paused = s.value === 1));
+  each('kscore_schedule_running', (one, s) => (one.running = s.value === 1));
+  each('kscore_schedule_next_run_timestamp_seconds', (one, s) => (one.nextRunAt = s.value * 1000));
+  each('kscore_schedule_last_run_timestamp_seconds', (one, s) => (one.lastRunAt = s.value * 1000));
+  each('kscore_schedule_last_run_outcome', (one, s) => {
+    if (s.value === 1) one.lastOutcome = s.labels.outcome;
+  });
+  return [...all.values()].sort((a, b) => a.schedule.localeCompare(b.schedule));
 }

@@ -1,29 +1,10 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { ServiceError } from '../errors.js';
-import type { PartitionBatch } from '../pipeline/types.js';
+import { RangeGoneError } from '../errors.js';
+import type { RangeReader, RangeReaderOptions, RecordBatch } from '../types.js';
+import { fromKafkajs } from './errors.js';
 
-export interface RangeReaderOptions {
-  topic: string;
-  /**
-   * A consumer group of this reader alone. kafkajs has no manual assignment, so the reader joins a
-   * group of its own (it gets every partition), seeks, and pauses what it is not reading. It never
-   * commits: no other group's offsets, and not even its own, are ever written.
-   */
-  groupId: string;
-  /** Fetch size per partition, in bytes. */
-  maxBytesPerPartition: number;
-  /** Longest the broker holds a fetch waiting for data, in ms. */
-  maxWaitMs?: number;
-  sessionTimeoutMs?: number;
-}
-
-/**
- * Called with consecutive records of `[start, end)`, in offset order. `next` is the offset after
- * the batch (past trailing control records too); the handler may return before the batch is
- * processed, which lets the next fetch overlap with it.
- */
-export type RangeBatchHandler = (batch: PartitionBatch, next: number) => Promise<void>;
+type RangeBatchHandler = (batch: RecordBatch, next: number) => Promise<void>;
 
 interface Active {
   partition: number;
@@ -36,19 +17,14 @@ interface Active {
   gapAt: number | undefined;
 }
 
-/** Records of the range can no longer be read (deleted by retention meanwhile). */
-export class RangeGoneError extends ServiceError {
-  constructor(message: string) {
-    super('REPLAY_RANGE_GONE', message);
-  }
-}
-
 /**
- * A bounded source: reads exact offset ranges of one topic, one range at a time. Records before
- * the range's start (a fetch may begin earlier) and from its end on are dropped here, so a caller
- * sees exactly `[start, end)`.
+ * The bounded source over kafkajs: reads exact offset ranges of one topic, one range at a time.
+ * kafkajs has no manual assignment, so the reader joins a group of its own (it gets every
+ * partition), seeks, and pauses what it is not reading. It never commits: no other group's
+ * offsets, and not even its own, are ever written. Records before the range's start (a fetch may
+ * begin earlier) and from its end on are dropped here, so a caller sees exactly `[start, end)`.
  */
-export class RangeReader {
+export class KafkajsRangeReader implements RangeReader {
   private active: Active | undefined;
   private partitions: number[] = [];
   private joins = 0;
@@ -61,18 +37,19 @@ export class RangeReader {
     private readonly log: Logger,
   ) {}
 
-  static async open(kafka: Kafka, options: RangeReaderOptions, log: Logger): Promise<RangeReader> {
+  static async open(kafka: Kafka, options: RangeReaderOptions, log: Logger): Promise<KafkajsRangeReader> {
     const consumer = kafka.consumer({
       groupId: options.groupId,
       maxBytesPerPartition: options.maxBytesPerPartition,
       maxBytes: Math.max(options.maxBytesPerPartition * 2, 16 * 1024 * 1024),
       maxWaitTimeInMs: options.maxWaitMs ?? 100,
-      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: Math.floor((options.sessionTimeoutMs ?? 30_000) / 10),
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      readUncommitted: !options.readCommitted,
       allowAutoTopicCreation: false,
       retry: { retries: 10, initialRetryTime: 200 },
     });
-    const reader = new RangeReader(consumer, options, log);
+    const reader = new KafkajsRangeReader(consumer, options, log);
     consumer.on(consumer.events.GROUP_JOIN, (e) => reader.onJoin(e.payload.memberAssignment));
     // Fetches that hold only control records (transaction markers) or aborted records never reach
     // eachBatch; they still move the position, which matters when the range ends on them.
@@ -91,14 +68,9 @@ export class RangeReader {
       consumer.pause([{ topic: options.topic }]);
     } catch (err) {
       await consumer.disconnect().catch(() => undefined);
-      throw err;
+      throw fromKafkajs(err, `reading ${options.topic}`);
     }
     return reader;
-  }
-
-  /** Partitions the reader was given (all of the topic's). */
-  get assigned(): readonly number[] {
-    return this.partitions;
   }
 
   /** Hands every record of `[start, end)` of `partition` to `onBatch`; resolves when the last was handed over. */
@@ -164,7 +136,7 @@ export class RangeReader {
     await this.chain;
   }
 
-  private async accept(a: Active, messages: PartitionBatch['messages'], lastOffset: number): Promise<void> {
+  private async accept(a: Active, messages: RecordBatch['messages'], lastOffset: number): Promise<void> {
     if (this.active !== a) return;
     const next = Math.min(a.end, Math.max(a.fetchNext, lastOffset + 1));
     if (next <= a.fetchNext && messages.length === 0) return;

@@ -1,0 +1,220 @@
+/**
+ * The runs bench/service.ts is made of, each against the local stack: a preloaded topic, the
+ * pass-through copy (bench/passthrough.ts), `kscore serve` in a child process drained of a
+ * preloaded topic, and end-to-end latency at a fixed rate.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { confluentSchemaSource } from '../src/codec/index.js';
+import { loadConfig } from '../src/config/index.js';
+import type { KafkaClientName } from '../src/kafka/index.js';
+import type { BuiltModel } from '../src/modelgen/models.js';
+import { LoadGenerator } from '../src/producer/load-generator.js';
+import { connectRedis, modelStoreFor, registerModel } from '../src/registry/index.js';
+import { benchClient, ensureTopics, repo, startLatencyProbe, summarize } from './lib.js';
+
+export const PARTITIONS = 3;
+const log = pino({ level: 'warn' });
+export const base = loadConfig(process.env, { logLevel: 'warn' });
+export const kafka = benchClient(base.kafkaBrokers, log);
+const schemas = confluentSchemaSource(base);
+export const run = randomUUID().slice(0, 6);
+export const topics: string[] = [];
+
+export function topic(name: string): string {
+  const t = `bench-${run}-${name}`;
+  topics.push(t);
+  return t;
+}
+
+export function sleep(msec: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, msec));
+}
+
+export async function preload(name: string, format: 'json' | 'avro', features: readonly string[], count: number): Promise<string> {
+  const t = topic(name);
+  await ensureTopics(kafka, [t], PARTITIONS);
+  const producer = await kafka.producer({ idempotent: false });
+  await new LoadGenerator(producer, schemas, { topic: t, rate: 0, count, format, features, maxBatch: 2000 }).run();
+  await producer.close();
+  return t;
+}
+
+export interface Drained {
+  eventsPerSecond: number;
+  seconds: number;
+}
+
+/** Polls the output topic until it holds `count` records; events/s between the first and the last. */
+export async function drain(output: string, count: number): Promise<Drained> {
+  const admin = await kafka.admin();
+  try {
+    let first: number | undefined;
+    let firstCount = 0;
+    const deadline = Date.now() + 600_000;
+    for (;;) {
+      const have = (await admin.watermarks(output)).reduce((sum, p) => sum + p.high, 0);
+      const now = performance.now();
+      if (have > 0 && first === undefined) {
+        first = now;
+        firstCount = have;
+      }
+      if (have >= count) {
+        const seconds = (now - first!) / 1000;
+        return { eventsPerSecond: (have - firstCount) / seconds, seconds };
+      }
+      if (Date.now() > deadline) throw new Error(`only ${have} of ${count} records reached ${output}`);
+      await sleep(20);
+    }
+  } finally {
+    await admin.close();
+  }
+}
+
+function child(command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KSCORE_'))) as Record<string, string>;
+  return spawn(command, args, { env: { ...clean, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+export async function stop(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null) return;
+  p.kill('SIGTERM');
+  await new Promise((r) => p.once('exit', r));
+}
+
+/** The pass-through copy of a preloaded topic through the service's own consumer and producer (`client`). */
+export async function passThrough(client: KafkaClientName, input: string, name: string, count: number): Promise<Drained> {
+  const out = topic(`${name}-out`);
+  await ensureTopics(kafka, [out], PARTITIONS);
+  const p = child(process.execPath, ['--import', 'tsx', `${repo}/bench/passthrough.ts`, base.kafkaBrokers.join(','), input, out, `bench-${run}-${name}`], { KSCORE_KAFKA_CLIENT: client });
+  try {
+    return await drain(out, count);
+  } finally {
+    await stop(p);
+  }
+}
+
+/** The Python with confluent-kafka from PyPI (its wheel bundles librdkafka), made once by scripts/python-env. */
+const python = ((): string | undefined => {
+  try {
+    return `${execFileSync(`${repo}/scripts/python-env`, [`${repo}/bench/requirements.txt`], { encoding: 'utf8' }).trim()}/bin/python`;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** The ceiling: a pass-through copy in C (librdkafka through Python's confluent-kafka). */
+export async function ceiling(input: string, name: string, count: number): Promise<Drained | undefined> {
+  if (python === undefined) return undefined;
+  const out = topic(`${name}-out`);
+  await ensureTopics(kafka, [out], PARTITIONS);
+  const p = child(python, [`${repo}/bench/passthrough.py`, base.kafkaBrokers.join(','), input, out, `bench-${run}-${name}`]);
+  try {
+    return await drain(out, count);
+  } finally {
+    await stop(p);
+  }
+}
+
+export interface ServiceRun {
+  proc: ChildProcess;
+  port: number;
+  output: string;
+}
+
+let portSeed = 28_000 + Math.floor(Math.random() * 1000);
+
+/** `kscore serve` on `input` with the model registered as `modelName`, on `client`, with extra settings. */
+export async function startService(input: string, modelName: string, name: string, client: KafkaClientName, format: 'json' | 'avro', env: Record<string, string> = {}): Promise<ServiceRun> {
+  const output = topic(`${name}-out`);
+  await ensureTopics(kafka, [output, `${output}.dlq`], PARTITIONS);
+  const port = portSeed++;
+  const proc = child(process.execPath, [`${repo}/bin/kscore.js`, 'serve'], {
+    KAFKA_BROKERS: base.kafkaBrokers.join(','),
+    REDIS_URL: base.redisUrl,
+    SCHEMA_REGISTRY_URL: base.schemaRegistryUrl,
+    KSCORE_KAFKA_CLIENT: client,
+    KSCORE_FEATURES_TOPIC: input,
+    KSCORE_PREDICTIONS_TOPIC: output,
+    KSCORE_DEAD_LETTER_TOPIC: `${output}.dlq`,
+    KSCORE_GROUP_ID: `bench-${run}-${name}`,
+    KSCORE_TRANSACTIONAL_ID: `bench-${run}-${name}`,
+    KSCORE_MODEL_NAME: modelName,
+    KSCORE_SHADOW_ALIAS: '',
+    KSCORE_INPUT_FORMAT: format,
+    KSCORE_OUTPUT_FORMAT: format,
+    KSCORE_HTTP_PORT: String(port),
+    KSCORE_LOG_LEVEL: 'warn',
+    UV_THREADPOOL_SIZE: '16',
+    ...env,
+  });
+  return { proc, port, output };
+}
+
+export async function waitReady(port: number): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return;
+    await sleep(200);
+  }
+  throw new Error(`service on ${port} not ready`);
+}
+
+export async function rss(port: number): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+  return Number(/^process_resident_memory_bytes (\S+)$/m.exec(text)?.[1] ?? Number.NaN) / 2 ** 20;
+}
+
+/** Drains a preloaded topic through the service: events/s, and the service's RSS at the end. */
+export async function serviceThroughput(input: string, modelName: string, name: string, client: KafkaClientName, format: 'json' | 'avro', count: number, env: Record<string, string> = {}): Promise<Drained & { rssMiB: number }> {
+  const svc = await startService(input, modelName, name, client, format, env);
+  try {
+    const r = await drain(svc.output, count);
+    return { ...r, rssMiB: await rss(svc.port) };
+  } finally {
+    await stop(svc.proc);
+  }
+}
+
+export async function register(model: BuiltModel, name: string): Promise<string> {
+  const modelName = `bench-${run}-${name}`;
+  const redis = connectRedis(base, log);
+  await redis.connect();
+  await registerModel(modelStoreFor(redis, base), modelName, { bytes: Buffer.from(model.bytes), features: model.features }, { alias: 'production' });
+  await redis.quit();
+  return modelName;
+}
+
+/** Streams at `rate` for `seconds` into a running service; latency from produce to prediction, and the service's RSS. */
+export async function latencyAt(client: KafkaClientName, rate: number, seconds: number, modelName: string, features: readonly string[]): Promise<ReturnType<typeof summarize> & { rssMiB: number }> {
+  const input = topic(`lat-${client}-${rate}`);
+  await ensureTopics(kafka, [input], PARTITIONS);
+  const svc = await startService(input, modelName, `lat-${client}-${rate}`, client, 'json');
+  try {
+    await waitReady(svc.port);
+    const probe = await startLatencyProbe(kafka.kafka, input, svc.output, `bench-${run}-reader-${client}-${rate}`);
+    await sleep(2000);
+    const producer = await kafka.producer({ idempotent: false });
+    const { sent } = await new LoadGenerator(producer, schemas, {
+      topic: input, rate, durationMs: seconds * 1000, format: 'json', features, maxBatch: Math.max(1, Math.ceil(rate / 500)),
+    }).run();
+    await producer.close();
+    const deadline = Date.now() + 60_000;
+    while ((probe.arrived.size < sent || probe.produced.size < sent) && Date.now() < deadline) await sleep(100);
+    const mem = await rss(svc.port);
+    await probe.stop();
+    // Leave out the first 2 s (connections warming up).
+    const warm = Math.min(sent, rate * 2);
+    const latencies: number[] = [];
+    for (let i = warm; i < sent; i++) {
+      const a = probe.arrived.get(`k${i}`);
+      const p = probe.produced.get(`k${i}`);
+      if (a !== undefined && p !== undefined) latencies.push(a - p);
+    }
+    return { ...summarize(latencies), rssMiB: mem };
+  } finally {
+    await stop(svc.proc);
+  }
+}
