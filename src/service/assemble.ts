@@ -120,8 +120,11 @@ async function connect(config: Config, log: Logger): Promise<Connections> {
   const redis = connectRedis(config, log);
   const subscriber = connectRedis(config, log);
   try {
+    // Redis first: a refusal there must not leave a Kafka client half connected (librdkafka's
+    // native client, destroyed mid-request at exit, can hold the process past process.exit).
+    await Promise.all([redis.connect(), subscriber.connect()]);
     const kafka = await createKafkaClient(kafkaConnection(config), log);
-    const [admin] = await Promise.all([kafka.admin(), redis.connect(), subscriber.connect()]);
+    const admin = await kafka.admin();
     return { redis, subscriber, kafka, admin };
   } catch (err) {
     redis.disconnect();
