@@ -51,6 +51,8 @@ export const configSchema = z.object({
   autoRegisterSchemas: bool.default(true).describe("Register kscore's prediction schema at start-up. Off: use the latest schema of the subject (or `KSCORE_OUTPUT_SCHEMA_SUBJECT`), or `KSCORE_OUTPUT_SCHEMA_ID`; start-up stops when it is missing or cannot carry predictions."),
   outputSchemaId: nonNegativeInt.optional().describe("Write predictions with this registered schema id (checked at start-up to carry predictions); nothing is registered."),
   outputSchemaSubject: z.string().min(1).optional().describe("Subject of the prediction schema instead of the naming strategy's: registered under, or (registration off) its latest version used."),
+  schemaContracts: z.enum(['enforce', 'off']).default('enforce').describe("Schema contracts: at registration and promotion a model's inputs are checked against the latest schema of each topic it reads (`<topic>-value`, or `KSCORE_INPUT_SCHEMA_SUBJECT`); a missing field or one of a type the input cannot take refuses it, unless overridden with a reason (audited). A topic without a subject is not checked. `off`: no checks."),
+  inputSchemaSubject: z.string().min(1).optional().describe("Subject of the feature events' schema that schema contracts check, instead of `<topic>-value` (for the `record` naming strategies)."),
   provenanceHeaders: z.enum(['headers', 'compact']).default('headers').describe("How a prediction names its model version and source record: `headers` (`kscore-model`, `kscore-model-version`, `kscore-source-topic`, `-partition`, `-offset`) or `compact` (one `kscore-provenance` header, `model:version@topic:partition:offset`; cheaper to write)."),
   deadLetterMaxBytes: positiveInt.default(900 * 1024).describe("Dead-letter values above this many bytes are cut to it (headers `kscore-dlq-truncated`, `kscore-dlq-original-size`), so a dead letter always fits the broker's limit; in bytes."),
   routes: z
@@ -196,6 +198,8 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   autoRegisterSchemas: 'KSCORE_AUTO_REGISTER_SCHEMAS',
   outputSchemaId: 'KSCORE_OUTPUT_SCHEMA_ID',
   outputSchemaSubject: 'KSCORE_OUTPUT_SCHEMA_SUBJECT',
+  schemaContracts: 'KSCORE_SCHEMA_CONTRACTS',
+  inputSchemaSubject: 'KSCORE_INPUT_SCHEMA_SUBJECT',
   provenanceHeaders: 'KSCORE_PROVENANCE_HEADERS',
   deadLetterMaxBytes: 'KSCORE_DEAD_LETTER_MAX_BYTES',
   routes: 'KSCORE_ROUTES',

@@ -2,12 +2,14 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type {} from '@fastify/swagger';
 import { NAME_PATTERN } from '../config/names.js';
 import { sendError } from './errors.js';
-import { registerModel, type ModelStore, type NewModelVersion } from '../registry/index.js';
+import { promoteVersion, registerModel, type ContractChecker, type ModelStore, type NewModelVersion } from '../registry/index.js';
 import type { OutputMapping } from '../scoring/types.js';
 
 export interface AdminDeps {
   store: ModelStore;
   maxUploadBytes: number;
+  /** Schema contracts checked at upload and promotion (absent: none). */
+  contracts?: ContractChecker | undefined;
 }
 
 const name = { type: 'string', pattern: NAME_PATTERN.source } as const;
@@ -38,7 +40,7 @@ const read = { role: 'read' as const };
 const admin = { role: 'admin' as const };
 const security = [{ bearer: [] }];
 
-type UploadQuery = { features?: string; description?: string; alias?: string; score?: string; label?: string; probabilities?: string; positiveClass?: string };
+type UploadQuery = { features?: string; description?: string; alias?: string; score?: string; label?: string; probabilities?: string; positiveClass?: string; override?: string };
 type UploadJson = {
   onnx: string;
   features?: string[];
@@ -48,7 +50,10 @@ type UploadJson = {
   alias?: string;
   metrics?: Record<string, number>;
   baseline?: NewModelVersion['baseline'];
+  override?: string;
 };
+/** A reason to go ahead despite a schema contract's mismatches (recorded in the audit log). */
+const override = { type: 'string', minLength: 1, maxLength: 1000 } as const;
 
 /**
  * The admin API under /api/v1: upload versions, list models, versions and aliases, promote,
@@ -60,7 +65,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   });
   modelReads(app, deps.store);
   uploads(app, deps);
-  aliases(app, deps.store);
+  aliases(app, deps);
   app.get<{ Querystring: { model?: string; schedule?: string; limit?: number } }>('/api/v1/audit', {
     config: read,
     schema: {
@@ -123,7 +128,8 @@ function uploads(app: FastifyInstance, deps: AdminDeps): void {
         'Either the ONNX bytes as application/octet-stream with ?features=a,b,c (and optional description, alias, score/label/probabilities output names, positiveClass), ' +
         'or JSON {onnx: base64, features?, inputs?, outputs?, description?, alias?, metrics?, baseline?}. The model\'s inputs and their types are read from it: ' +
         '`features` fill its one input (or name its one-column inputs), `inputs` maps input names to the event fields that fill them ({"num": ["a", "b"]}); ' +
-        'without either, each one-column input takes the field of its name. The model is loaded and test-scored before anything is stored.',
+        'without either, each one-column input takes the field of its name. The model is loaded and test-scored before anything is stored, ' +
+        'and held against the schema of each topic it would score (schema contracts): a mismatch refuses it with 409 unless `override` gives a reason to go ahead.',
       tags: ['models'],
       security,
       params: { type: 'object', properties: { name } },
@@ -137,15 +143,21 @@ function uploads(app: FastifyInstance, deps: AdminDeps): void {
           label: { type: 'string' },
           probabilities: { type: 'string' },
           positiveClass: { type: 'string' },
+          override,
         },
       },
-      response: { 201: versionMeta, 400: errorBody, 413: errorBody, 422: errorBody },
+      response: { 201: versionMeta, 400: errorBody, 409: errorBody, 413: errorBody, 422: errorBody },
     },
   }, async (req, reply) => {
     const upload = Buffer.isBuffer(req.body) ? fromBytes(req.body, req.query) : fromJson(req.body);
     if ('error' in upload) return reply.code(400).send(upload);
     try {
-      const meta = await registerModel(deps.store, req.params.name, upload.input, { actor: req.actor ?? 'unknown', ...(upload.alias ? { alias: upload.alias } : {}) });
+      const meta = await registerModel(deps.store, req.params.name, upload.input, {
+        actor: req.actor ?? 'unknown',
+        contracts: deps.contracts,
+        override: upload.override,
+        ...(upload.alias ? { alias: upload.alias } : {}),
+      });
       return await reply.code(201).send(meta);
     } catch (err) {
       return sendError(reply, err);
@@ -153,7 +165,7 @@ function uploads(app: FastifyInstance, deps: AdminDeps): void {
   });
 }
 
-type Upload = { input: NewModelVersion; alias: string | undefined } | { error: string; message: string };
+type Upload = { input: NewModelVersion; alias: string | undefined; override: string | undefined } | { error: string; message: string };
 
 /** An upload of the raw bytes, its features and outputs in the query. */
 function fromBytes(bytes: Buffer, q: UploadQuery): Upload {
@@ -168,13 +180,13 @@ function fromBytes(bytes: Buffer, q: UploadQuery): Upload {
     ...(Object.keys(outputs).length > 0 ? { outputs } : {}),
     ...(q.description === undefined ? {} : { description: q.description }),
   };
-  return { input, alias: q.alias };
+  return { input, alias: q.alias, override: q.override };
 }
 
 /** An upload as JSON, the bytes in base64. */
 function fromJson(b: UploadJson | undefined): Upload {
-  if (typeof b?.onnx !== 'string' || (b.features !== undefined && !Array.isArray(b.features)) || (b.inputs !== undefined && !isMapping(b.inputs))) {
-    return { error: 'BAD_UPLOAD', message: 'JSON uploads need "onnx" (base64), and "features" is an array of names, "inputs" an object of arrays of names' };
+  if (typeof b?.onnx !== 'string' || (b.features !== undefined && !Array.isArray(b.features)) || (b.inputs !== undefined && !isMapping(b.inputs)) || !isReason(b.override)) {
+    return { error: 'BAD_UPLOAD', message: 'JSON uploads need "onnx" (base64), and "features" is an array of names, "inputs" an object of arrays of names, "override" a non-empty reason' };
   }
   const input: NewModelVersion = {
     bytes: Buffer.from(b.onnx, 'base64'),
@@ -185,30 +197,50 @@ function fromJson(b: UploadJson | undefined): Upload {
     ...(b.metrics ? { metrics: b.metrics } : {}),
     ...(b.baseline ? { baseline: b.baseline } : {}),
   };
-  return { input, alias: b.alias };
+  return { input, alias: b.alias, override: b.override };
+}
+
+function isReason(v: unknown): v is string | undefined {
+  return v === undefined || (typeof v === 'string' && v.length > 0 && v.length <= 1000);
 }
 
 function isMapping(v: unknown): v is NewModelVersion['inputs'] {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((f) => Array.isArray(f) && f.every((x) => typeof x === 'string'));
 }
 
-const aliasAnswer = { type: 'object', properties: { model: { type: 'string' }, alias: { type: 'string' }, version: { type: 'string' } } } as const;
+const contractReport = {
+  type: 'object',
+  properties: {
+    topic: { type: 'string' },
+    subject: { type: 'string' },
+    version: { type: 'integer' },
+    mismatches: { type: 'array', items: { type: 'string' } },
+    notes: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+const aliasAnswer = {
+  type: 'object',
+  properties: { model: { type: 'string' }, alias: { type: 'string' }, version: { type: 'string' }, contracts: { type: 'array', items: contractReport } },
+} as const;
 
-function aliases(app: FastifyInstance, store: ModelStore): void {
-  app.put<{ Params: { name: string; alias: string }; Body: { version: string } }>('/api/v1/models/:name/aliases/:alias', {
+function aliases(app: FastifyInstance, deps: AdminDeps): void {
+  const { store } = deps;
+  app.put<{ Params: { name: string; alias: string }; Body: { version: string; override?: string } }>('/api/v1/models/:name/aliases/:alias', {
     config: admin,
     schema: {
       summary: 'Promote: point an alias at a version',
+      description: 'The version is held against the schema of each topic it would score first (schema contracts): a mismatch refuses the promotion with 409 unless `override` gives a reason to go ahead (audited).',
       tags: ['aliases'],
       security,
       params: { type: 'object', properties: { name, alias: name } },
-      body: { type: 'object', required: ['version'], properties: { version: { type: 'string', pattern: '^[0-9]+$' } } },
-      response: { 200: aliasAnswer, 404: errorBody },
+      body: { type: 'object', required: ['version'], properties: { version: { type: 'string', pattern: '^[0-9]+$' }, override } },
+      response: { 200: aliasAnswer, 404: errorBody, 409: errorBody },
     },
   }, async (req, reply) => {
+    const { name: model, alias } = req.params;
     try {
-      await store.setAlias(req.params.name, req.params.alias, req.body.version, req.actor ?? 'unknown');
-      return { model: req.params.name, alias: req.params.alias, version: req.body.version };
+      const contracts = await promoteVersion(store, deps.contracts, { model, alias, version: req.body.version, actor: req.actor ?? 'unknown', override: req.body.override });
+      return { model, alias, version: req.body.version, contracts };
     } catch (err) {
       return sendError(reply, err);
     }

@@ -5,6 +5,7 @@ import { ModelError, ServiceError } from '../errors.js';
 const STATUS: Readonly<Record<string, number>> = {
   MODEL_VERSION_UNKNOWN: 404,
   MODEL_NO_PREVIOUS: 409,
+  MODEL_CONTRACT: 409,
   REPLAY_PARAMS: 400,
   REPLAY_BUSY: 409,
   REPLAY_LIMIT: 429,

@@ -4,7 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ApiToken } from '../config/index.js';
-import type { ModelStore } from '../registry/index.js';
+import type { ContractChecker, ModelStore } from '../registry/index.js';
 import { adminRoutes } from './admin.js';
 import { bearerAuth, type Role } from './auth.js';
 
@@ -20,7 +20,7 @@ export interface HttpDeps {
   metrics: Registry;
   logger: Logger;
   /** The admin API is served when a store is given. */
-  admin?: { store: ModelStore; tokens: readonly ApiToken[]; maxUploadBytes: number };
+  admin?: { store: ModelStore; tokens: readonly ApiToken[]; maxUploadBytes: number; contracts?: ContractChecker | undefined };
   /** Extra routes (e.g. replay jobs), registered after the admin API. */
   plugins?: ((app: FastifyInstance) => Promise<void>)[];
 }
@@ -80,7 +80,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 
   // Every request passes the token check; routes say what they need (auth.ts).
   app.addHook('onRequest', bearerAuth(deps.admin?.tokens ?? []));
-  if (deps.admin !== undefined) await adminRoutes(app, { store: deps.admin.store, maxUploadBytes: deps.admin.maxUploadBytes });
+  if (deps.admin !== undefined) await adminRoutes(app, { store: deps.admin.store, maxUploadBytes: deps.admin.maxUploadBytes, contracts: deps.admin.contracts });
   for (const plugin of deps.plugins ?? []) await plugin(app);
   return app;
 }

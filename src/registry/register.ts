@@ -1,6 +1,7 @@
 import { NAME_PATTERN } from '../config/names.js';
 import { ModelError, ServiceError, errorMessage } from '../errors.js';
 import { OnnxScorer } from '../scoring/onnx-scorer.js';
+import { contractVerdict, type ContractChecker, type ContractVerdict } from './contracts.js';
 import type { ModelStore, ModelVersionMeta, NewModelVersion } from './types.js';
 
 
@@ -8,24 +9,27 @@ import type { ModelStore, ModelVersionMeta, NewModelVersion } from './types.js';
  * Validates a model before anything is written: it must load in onnxruntime, its inputs (read
  * from the model, with their types) must be filled by the declared features or input mapping, its
  * positive class must be one of its classes, and a sample batch must score to finite numbers (see
- * `OnnxScorer.load`). What loading resolved (each input's fields) is stored with the version. A
- * refused model throws a `ModelError` whose message says why; the store is unchanged except for
+ * `OnnxScorer.load`), and, with `contracts`, fit the schemas of the topics it would score (or
+ * `override` says why it may go ahead: audited). What loading resolved (each input's fields) is
+ * stored with the version. A refused model throws a `ModelError` whose message says why; the store is unchanged except for
  * the audit log, which records the refusal.
  */
 export async function registerModel(
   store: ModelStore,
   name: string,
   input: NewModelVersion,
-  options: { alias?: string; actor?: string } = {},
+  options: { alias?: string; actor?: string; contracts?: ContractChecker | undefined; override?: string | undefined } = {},
 ): Promise<ModelVersionMeta> {
   const actor = options.actor ?? 'system';
   let spec: OnnxScorer['spec'];
+  let verdict: ContractVerdict;
   try {
     checkRequest(name, input, options.alias);
     const scorer = await OnnxScorer.load(input.bytes, input);
     spec = scorer.spec;
     await scorer.release();
     checkBaseline(input, spec.features);
+    verdict = await contractVerdict(options.contracts, name, spec, options.override);
   } catch (err) {
     if (err instanceof ServiceError && !err.canRetry && NAME_PATTERN.test(name)) {
       await store.recordRefusal(name, errorMessage(err), actor).catch(() => undefined);
@@ -35,6 +39,7 @@ export async function registerModel(
   const { features, inputs, outputs } = spec;
   const { inputs: _mapping, ...request } = input;
   const meta = await store.addVersion(name, { ...request, features, ...(inputs === undefined ? {} : { inputs }), outputs }, actor);
+  if (verdict.overridden !== undefined) await store.record({ actor, action: 'contract-override', model: name, version: meta.version, detail: verdict.overridden });
   if (options.alias !== undefined) await store.setAlias(name, options.alias, meta.version, actor);
   return meta;
 }

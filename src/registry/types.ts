@@ -65,7 +65,7 @@ export interface Routing {
 }
 
 /** What the registry itself records about models. */
-export type ModelAuditAction = 'register' | 'set-alias' | 'rollback' | 'delete-alias' | 'set-split' | 'refused';
+export type ModelAuditAction = 'register' | 'set-alias' | 'rollback' | 'delete-alias' | 'set-split' | 'refused' | 'contract-override';
 /** What other parts record: a replay written into the live predictions topic, changes to schedules. */
 export type OtherAuditAction =
   | 'replay-into-live-topic'
@@ -133,7 +133,7 @@ export type ValidatedVersion = Omit<NewModelVersion, 'features' | 'inputs' | 'ou
 };
 
 /** The registry's storage. Every write records who did it in the audit log and tells replicas. */
-export interface ModelStore extends ModelSource {
+export interface ModelStore extends ModelSource, AuditLog {
   addVersion(name: string, input: ValidatedVersion, actor: string): Promise<ModelVersionMeta>;
   setAlias(name: string, alias: string, version: string, actor: string): Promise<void>;
   /** Points the alias back at the version it had before its last change; returns that version. */
@@ -145,5 +145,4 @@ export interface ModelStore extends ModelSource {
   getMeta(name: string, version: string): Promise<ModelVersionMeta | undefined>;
   listVersions(name: string): Promise<ModelVersionMeta[]>;
   listModels(): Promise<string[]>;
-  audit(options?: AuditQuery): Promise<AuditEntry[]>;
 }

@@ -17,7 +17,7 @@ import { observeAll } from '../pipeline/observers.js';
 import { ScoringPipeline } from '../pipeline/pipeline.js';
 import { KafkaSink } from '../producer/kafka-sink.js';
 import { TransactionBatcher } from '../producer/transactions.js';
-import { connectRedis, modelStoreFor } from '../registry/index.js';
+import { connectRedis, contractsFor, modelStoreFor } from '../registry/index.js';
 import { ReplayJobs } from '../replay/index.js';
 import { topicAllowList } from '../replay/jobs.js';
 import { ScheduleMetrics, scheduleStoreFor, schedulerFor, schedulesFor } from '../schedule/index.js';
@@ -98,7 +98,7 @@ export async function assemble(config: Config, log: Logger, hooks: ServiceHooks)
       health: () => hooks.health(),
       metrics: metrics.registry,
       logger: log,
-      admin: { store, tokens: config.apiTokens, maxUploadBytes: config.maxUploadBytes },
+      admin: { store, tokens: config.apiTokens, maxUploadBytes: config.maxUploadBytes, contracts: contractsFor(config, schemas) },
       plugins: [
         dashboardRoutes(),
         replayRoutes({ jobs: replays, outputDir: config.replayOutputDir, allowTopic }),

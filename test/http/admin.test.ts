@@ -10,6 +10,7 @@ import { buildHttpServer } from '../../src/http/server.js';
 import { logistic } from '../../src/modelgen/models.js';
 import type {
   AuditEntry,
+  NewAuditEntry,
   ModelArtifact,
   ModelStore,
   ModelVersionMeta,
@@ -123,6 +124,10 @@ class MemoryModelStore implements ModelStore {
     const detail = split === undefined ? 'no split' : `${split.share} of keys to ${split.alias}`;
     this.audited({ actor, action: 'set-split', model: name, ...(split ? { alias: split.alias } : {}), detail });
     this.announce(name);
+  }
+
+  async record(entry: NewAuditEntry): Promise<void> {
+    this.audited(entry);
   }
 
   async recordRefusal(name: string, reason: string, actor: string): Promise<void> {
@@ -402,7 +407,7 @@ describe('admin API', () => {
     it('promotes: PUT an alias answers 200, and the model shows it', async () => {
       const res = await promote('fraud', 'production', '2');
       expect(res.statusCode).toBe(200);
-      expect(res.json()).toEqual({ model: 'fraud', alias: 'production', version: '2' });
+      expect(res.json()).toEqual({ model: 'fraud', alias: 'production', version: '2', contracts: [] });
 
       const model = await getModel('fraud');
       expect(model.statusCode).toBe(200);

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { buildModel, type ModelKind } from '../../modelgen/models.js';
 import { readMetadataProps } from '../../modelgen/onnx-writer.js';
-import { connectRedis, modelStoreFor, type ModelVersionMeta, type NewModelVersion, type RedisModelStore, registerModel } from '../../registry/index.js';
+import { confluentSchemaSource } from '../../codec/index.js';
+import { connectRedis, contractsFor, modelStoreFor, promoteVersion, type ModelVersionMeta, type NewModelVersion, type RedisModelStore, registerModel } from '../../registry/index.js';
 import type { OutputMapping } from '../../scoring/types.js';
 import { cliActor, connectionFlags, connectionOverrides, makeContext, type CommandContext } from '../context.js';
 
@@ -11,10 +12,13 @@ export const modelHelp = `kscore model register --file MODEL.onnx [--name NAME] 
   Features come from --features, else from MODEL.onnx.json ({"features": [...], "inputs":
   {"<input>": [fields]}, "outputs": {..., "positiveClass": "1"}, "metrics": {...}, "baseline": {...}}),
   else from the model's "kscore.features" metadata; without any, each one-column input takes the
-  field of its own name. A refused model changes nothing and says why.
+  field of its own name. A refused model changes nothing and says why. The model is held against
+  the schema of its features topic (schema contracts); --override REASON goes ahead despite a
+  mismatch, and the audit log records it.
 kscore model demo [--kind logistic|mlp|trees|regressor] [--features N] [--trees N] [--name NAME] [--alias production]
   Builds a demo model in code and registers it.
-kscore model promote --version V [--name NAME] [--alias production]
+kscore model promote --version V [--name NAME] [--alias production] [--override REASON]
+  Checks the version against the features topic's schema first, as register does.
 kscore model rollback [--name NAME] [--alias production]     back to the alias's previous version
 kscore model unalias --alias ALIAS [--name NAME]
 kscore model split --alias canary --share 0.1 [--name NAME]  (--share 0 ends the split)
@@ -34,6 +38,7 @@ const flags = {
   trees: { type: 'string' },
   share: { type: 'string' },
   limit: { type: 'string' },
+  override: { type: 'string' },
 } as const;
 
 export class UsageError extends Error {}
@@ -63,8 +68,8 @@ export async function model(argv: string[]): Promise<void> {
         return print(await demo(ctx, store, values, actor));
       case 'promote': {
         if (values.version === undefined) throw new UsageError('model promote needs --version');
-        await store.setAlias(name, alias, values.version, actor);
-        return print({ model: name, alias, version: values.version });
+        const contracts = await promoteVersion(store, contractsFor(ctx.config, confluentSchemaSource(ctx.config)), { model: name, alias, version: values.version, actor, override: values.override });
+        return print({ model: name, alias, version: values.version, contracts });
       }
       case 'rollback':
         return print({ model: name, alias, version: await store.rollbackAlias(name, alias, actor) });
@@ -122,7 +127,12 @@ async function register(ctx: CommandContext, store: RedisModelStore, values: Rec
       ...(sidecar?.baseline ? { baseline: sidecar.baseline } : {}),
       description: typeof values['description'] === 'string' ? values['description'] : '',
     },
-    { alias: typeof values['alias'] === 'string' ? values['alias'] : ctx.config.modelAlias, actor },
+    {
+      alias: typeof values['alias'] === 'string' ? values['alias'] : ctx.config.modelAlias,
+      actor,
+      contracts: contractsFor(ctx.config, confluentSchemaSource(ctx.config)),
+      override: typeof values['override'] === 'string' ? values['override'] : undefined,
+    },
   );
   return summary(meta);
 }
@@ -137,7 +147,12 @@ export async function demo(ctx: CommandContext, store: RedisModelStore, values: 
     store,
     ctx.config.modelName,
     { bytes: Buffer.from(built.bytes), features: built.features, description: `demo ${kind} model on ${nFeatures} features` },
-    { alias: typeof values['alias'] === 'string' ? values['alias'] : ctx.config.modelAlias, actor },
+    {
+      alias: typeof values['alias'] === 'string' ? values['alias'] : ctx.config.modelAlias,
+      actor,
+      contracts: contractsFor(ctx.config, confluentSchemaSource(ctx.config)),
+      override: typeof values['override'] === 'string' ? values['override'] : undefined,
+    },
   );
 }
 
