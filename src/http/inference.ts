@@ -7,8 +7,8 @@ import { InferRequestError, feedsOf, inputsOf, oipTensor, outputsOf, requestedOu
 
 export interface InferenceDeps {
   models: Pick<ModelStore, 'getVersion' | 'listVersions' | 'resolveAlias' | 'listModels'>;
-  /** The alias a request without a version is served by (the service's own, KSCORE_MODEL_ALIAS). */
-  alias: string;
+  /** The alias a request without a version is served by: the model's own in the routes, else KSCORE_MODEL_ALIAS. */
+  aliasOf(model: string): string;
   /** Versions kept loaded for requests; the least recently used beyond this is released. Default 4. */
   maxLoaded?: number;
 }
@@ -58,7 +58,7 @@ class LoadedVersions {
 /**
  * The Open Inference Protocol (v2) REST endpoints, on the registry's versions: server liveness,
  * readiness and metadata, model readiness and metadata, and infer (JSON tensors in and out).
- * A request without a version is served by the version the service's alias points at. Every
+ * A request without a version is served by the version its model's alias points at. Every
  * call needs a read token, as the admin API's reads do.
  */
 export function inferenceRoutes(deps: InferenceDeps): (app: FastifyInstance) => Promise<void> {
@@ -87,9 +87,10 @@ function routes(app: FastifyInstance, deps: InferenceDeps): void {
   app.addHook('onClose', () => versions.close());
 
   const resolve = async (p: Params, reply: FastifyReply): Promise<{ version: string; scorer: OnnxScorer } | undefined> => {
-    const version = p.version ?? (await deps.models.resolveAlias(p.name, deps.alias));
+    const alias = deps.aliasOf(p.name);
+    const version = p.version ?? (await deps.models.resolveAlias(p.name, alias));
     if (version === undefined) {
-      await reply.code(404).send({ error: `model "${p.name}" has no version at alias "${deps.alias}"` });
+      await reply.code(404).send({ error: `model "${p.name}" has no version at alias "${alias}"` });
       return undefined;
     }
     try {

@@ -27,13 +27,17 @@ export class ModelSet {
     return this.managers[0].currentPlan();
   }
 
-  /** Serving when every model serves; otherwise the first that does not, and why. */
+  /** Serving when every model serves; otherwise the state of the first that does not, and why each does not. */
   status(): ModelState {
+    if (this.managers.length === 1) return this.managers[0].status();
+    const waiting: { name: string; state: Exclude<ModelState, { status: 'serving' }> }[] = [];
     for (const m of this.managers) {
-      const s = m.status();
-      if (s.status !== 'serving') return this.managers.length === 1 ? s : { ...s, reason: `model ${m.name}: ${s.reason}` };
+      const state = m.status();
+      if (state.status !== 'serving') waiting.push({ name: m.name, state });
     }
-    return this.managers[0].status();
+    const [first] = waiting;
+    if (first === undefined) return this.managers[0].status();
+    return { ...first.state, reason: waiting.map((w) => `model ${w.name}: ${w.state.reason}`).join('; ') };
   }
 
   /** Every model serving now, as `name vN`; undefined while one is not. */

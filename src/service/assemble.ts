@@ -103,7 +103,7 @@ export async function assemble(config: Config, log: Logger, hooks: ServiceHooks)
         dashboardRoutes(),
         replayRoutes({ jobs: replays, outputDir: config.replayOutputDir, allowTopic }),
         scheduleRoutes(schedulesFor(scheduleStore, store, config, allowTopic)),
-        inferenceRoutes({ models: store, alias: config.modelAlias }),
+        inferenceRoutes({ models: store, aliasOf: (name) => table.models.find((m) => m.name === name)?.alias ?? config.modelAlias }),
       ],
     });
     return { config, log, ...conns, store, lag, replays, scheduler, sink, models, pipeline, consumer, metrics, http };
