@@ -138,6 +138,7 @@ export class ServiceMetrics {
     this.shadowFailures = new Counter({
       name: 'kscore_shadow_write_failures_total',
       help: 'Shadow predictions not written (the shadow topic refused them, or shadow sends backed up); primary output is not affected',
+      labelNames: ['model'],
       registers,
     });
     this.canaryFallbacks = new Counter({
@@ -193,9 +194,9 @@ export class ServiceMetrics {
     },
   };
 
-  /** Shadow records the sink could not write. */
-  shadowFailed(count: number): void {
-    this.shadowFailures.inc(count);
+  /** Shadow records of a model the sink could not write. */
+  shadowFailed(model: string, count: number): void {
+    this.shadowFailures.inc({ model }, count);
   }
 
   readonly models: ModelManagerEvents = {

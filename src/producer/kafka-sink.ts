@@ -32,8 +32,8 @@ export interface KafkaSinkOptions {
    */
   transactions?: TransactionBatcher;
   log?: Logger;
-  /** Shadow records not written (dropped, or refused by the broker). */
-  onShadowFailure?: (count: number, reason: string) => void;
+  /** Shadow records of a model not written (dropped, or refused by the broker). */
+  onShadowFailure?: (model: string, count: number, reason: string) => void;
 }
 
 const DEFAULT_DLQ_MAX_BYTES = 900 * 1024;
@@ -72,6 +72,7 @@ export class KafkaSink implements Sink {
     const { predictionsTopic, shadowTopic } = this.options;
     const records: OutputMessage[] = [];
     let shadows: OutputMessage[] | undefined;
+    let shadowModels: string[] | undefined;
     // An outcome with its own destinations (a routed model's) goes there; others to the sink's topics.
     for (const o of outcomes) {
       const to = o.to;
@@ -81,10 +82,13 @@ export class KafkaSink implements Sink {
       }
       records.push(this.prediction(to === undefined ? predictionsTopic : to.predictionsTopic, o.source, o.prediction, batch, sourceTopic, sourcePartition));
       const shadowTo = to === undefined ? shadowTopic : to.shadowTopic;
-      if (o.shadow !== undefined && shadowTo !== undefined) (shadows ??= []).push(this.prediction(shadowTo, o.source, o.shadow, batch, sourceTopic, sourcePartition));
+      if (o.shadow !== undefined && shadowTo !== undefined) {
+        (shadows ??= []).push(this.prediction(shadowTo, o.source, o.shadow, batch, sourceTopic, sourcePartition));
+        (shadowModels ??= []).push(o.shadow.model);
+      }
     }
     this.tallyRuns(records);
-    if (shadows !== undefined) this.sendShadows(shadows);
+    if (shadows !== undefined) this.sendShadows(shadows, shadowModels!);
     const txn = this.options.transactions;
     if (txn === undefined) return this.sendPrimary(records);
     if (batch.nextOffset === undefined) throw new Error('exactly-once delivery needs each batch\'s next offset');
@@ -147,10 +151,11 @@ export class KafkaSink implements Sink {
     }
   }
 
-  private sendShadows(records: OutputMessage[]): void {
+  /** Best effort: counted by model (`models[i]` is record i's) when not written. */
+  private sendShadows(records: OutputMessage[], models: readonly string[]): void {
     const max = this.options.maxShadowSendsInFlight ?? 8;
     if (this.shadowSends >= max) {
-      this.options.onShadowFailure?.(records.length, 'shadow sends backed up');
+      this.countShadowFailures(models, 'shadow sends backed up');
       return;
     }
     this.shadowSends++;
@@ -160,11 +165,19 @@ export class KafkaSink implements Sink {
     this.shadowOut
       .then((p) => p.send(records))
       .catch((err: unknown) => {
-        const failed = err instanceof DeliveryError ? err.failures.length : records.length;
-        this.options.onShadowFailure?.(failed, errorMessage(err));
-        this.options.log?.warn({ err: asError(err), records: failed, topic: records[0]!.topic }, 'shadow predictions not written');
+        const failed = err instanceof DeliveryError ? err.failures.map((f) => models[f.index]!) : models;
+        this.countShadowFailures(failed, errorMessage(err));
+        this.options.log?.warn({ err: asError(err), records: failed.length, topic: records[0]!.topic }, 'shadow predictions not written');
       })
       .finally(() => this.shadowSends--);
+  }
+
+  private countShadowFailures(models: readonly string[], reason: string): void {
+    const report = this.options.onShadowFailure;
+    if (report === undefined) return;
+    const counts = new Map<string, number>();
+    for (const m of models) counts.set(m, (counts.get(m) ?? 0) + 1);
+    for (const [model, count] of counts) report(model, count, reason);
   }
 
   private versionOf(model: string, version: string): { model: Buffer; version: Buffer; compact: string } {

@@ -162,7 +162,7 @@ async function kafkaSink(config: Config, log: Logger, kafka: KafkaClient, encode
     deadLetterMaxBytes: config.deadLetterMaxBytes,
     shadowProducer: () => kafka.producer({ idempotent: false }),
     log: log.child({ component: 'sink' }),
-    onShadowFailure: (count) => metrics.shadowFailed(count),
+    onShadowFailure: (model, count) => metrics.shadowFailed(model, count),
   });
 }
 

@@ -126,7 +126,7 @@ describe('the Kafka sink', () => {
     const s = sink(producer, { onShadowFailure: failed });
     await s.send(batch([{ kind: 'scored', role: 'primary', source: source(1), prediction: prediction('1'), shadow: prediction('2') }]));
     expect(sends.map((x) => x.map((r) => r.topic)).sort()).toEqual([['preds'], ['preds.shadow']]);
-    await vi.waitFor(() => expect(failed).toHaveBeenCalledWith(1, expect.stringContaining('no such topic')));
+    await vi.waitFor(() => expect(failed).toHaveBeenCalledWith(prediction('2').model, 1, expect.stringContaining('no such topic')));
     expect(s.count('preds')).toBe(1);
   });
 
@@ -147,7 +147,7 @@ describe('the Kafka sink', () => {
     const s = sink(producer, { maxShadowSendsInFlight: 2, onShadowFailure: failed });
     for (let i = 0; i < 3; i++) await s.send(batch([{ kind: 'scored', role: 'primary', source: source(i), prediction: prediction(), shadow: prediction('2') }]));
     expect(hung).toHaveLength(2);
-    expect(failed).toHaveBeenCalledExactlyOnceWith(1, 'shadow sends backed up');
+    expect(failed).toHaveBeenCalledExactlyOnceWith(prediction('2').model, 1, 'shadow sends backed up');
     expect(s.count('preds')).toBe(3);
   });
 

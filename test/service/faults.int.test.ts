@@ -312,6 +312,6 @@ describe('faults', { timeout: 300_000 }, () => {
     const proto = dead.find((d) => header(d.message, HEADERS.dlqReason) === 'unsupported-schema');
     expect(header(proto!.message, HEADERS.dlqDetail)).toContain('PROTOBUF');
     // The shadow's trouble never held back the primary output; it was counted.
-    expect(await s.metrics()).toMatch(/kscore_shadow_write_failures_total [1-9]/);
+    expect(await s.metrics()).toMatch(/kscore_shadow_write_failures_total{model="[^"]+"} [1-9]/);
   });
 });
