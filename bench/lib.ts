@@ -4,7 +4,10 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Consumer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { loadConfig, type Config } from '../src/config/index.js';
 import { KafkajsClient } from '../src/kafka/kafkajs/client.js';
+import { logistic, mlp } from '../src/modelgen/models.js';
+import { registerModel, type ModelStore } from '../src/registry/index.js';
 
 export const repo = fileURLToPath(new URL('..', import.meta.url));
 
@@ -120,4 +123,49 @@ export function benchClient(brokers: readonly string[], log: Logger): KafkajsCli
 export async function ensureTopics(client: KafkajsClient, topics: readonly string[], partitions: number): Promise<void> {
   const admin = await client.admin();
   await admin.ensureTopics(topics, partitions).finally(() => admin.close());
+}
+
+/** The environment of a `kscore serve` (or `replay`) child: the connections and names of `config`, no other KSCORE_ setting. */
+export function serviceEnv(config: Config, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...(Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KSCORE_'))) as Record<string, string>),
+    KAFKA_BROKERS: config.kafkaBrokers.join(','),
+    REDIS_URL: config.redisUrl,
+    SCHEMA_REGISTRY_URL: config.schemaRegistryUrl,
+    KSCORE_FEATURES_TOPIC: config.featuresTopic,
+    KSCORE_PREDICTIONS_TOPIC: config.predictionsTopic,
+    KSCORE_DEAD_LETTER_TOPIC: config.deadLetterTopic,
+    KSCORE_GROUP_ID: config.groupId,
+    KSCORE_MODEL_NAME: config.modelName,
+    KSCORE_REDIS_KEY_PREFIX: config.redisKeyPrefix,
+    KSCORE_HTTP_PORT: '0',
+    KSCORE_LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
+
+/**
+ * Two versions of one model on the same 32 features, a logistic regression (version 1, at
+ * `production`) and an MLP (version 2), so that each swap loads a really different graph.
+ */
+export async function registerSwapModels(store: ModelStore, name: string): Promise<{ features: string[] }> {
+  const a = logistic(32, 1);
+  const b = mlp(32, 64, 2);
+  await registerModel(store, name, { bytes: Buffer.from(a.bytes), features: a.features }, { alias: 'production' });
+  await registerModel(store, name, { bytes: Buffer.from(b.bytes), features: b.features });
+  return { features: a.features };
+}
+
+/** The configuration of a bench run: topics, group and model named `<name>` (features), `.out`, `.dlq`; 3 partitions. */
+export function benchConfig(name: string): Config {
+  return loadConfig(process.env, {
+    featuresTopic: name,
+    predictionsTopic: `${name}.out`,
+    deadLetterTopic: `${name}.dlq`,
+    groupId: name,
+    modelName: name,
+    httpPort: 0,
+    topicPartitions: 3,
+    logLevel: 'warn',
+  });
 }

@@ -15,11 +15,10 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { confluentSchemaSource } from '../src/codec/index.js';
-import { loadConfig } from '../src/config/index.js';
-import { logistic, mlp } from '../src/modelgen/models.js';
+import type { Config } from '../src/config/index.js';
 import { LoadGenerator } from '../src/producer/load-generator.js';
-import { connectRedis, RedisModelStore, registerModel } from '../src/registry/index.js';
-import { benchClient, ensureTopics, percentile, provenance, repo, writeReport } from './lib.js';
+import { connectRedis, RedisModelStore } from '../src/registry/index.js';
+import { benchClient, benchConfig, ensureTopics, percentile, provenance, registerSwapModels, repo, serviceEnv, writeReport } from './lib.js';
 import { soakChart, slopePerHour, type SoakSample } from './soak-report.js';
 
 const MINUTES = Number(process.env['BENCH_SOAK_MINUTES'] ?? 30);
@@ -33,22 +32,11 @@ const TOKEN = 'soak-admin-token-0123456789';
 async function main(): Promise<void> {
   const id = randomUUID().slice(0, 8);
   const log = pino({ level: 'warn' });
-  const config = loadConfig(process.env, {
-    featuresTopic: `bench-soak-${id}`,
-    predictionsTopic: `bench-soak-${id}.out`,
-    deadLetterTopic: `bench-soak-${id}.dlq`,
-    groupId: `bench-soak-${id}`,
-    modelName: `bench-soak-${id}`,
-    httpPort: 0,
-    logLevel: 'warn',
-  });
+  const config = benchConfig(`bench-soak-${id}`);
   const redis = connectRedis(config, log);
   await redis.connect();
   const store = new RedisModelStore(redis, config.redisKeyPrefix);
-  const a = logistic(32, 1);
-  const b = mlp(32, 64, 2);
-  await registerModel(store, config.modelName, { bytes: Buffer.from(a.bytes), features: a.features }, { alias: 'production' });
-  await registerModel(store, config.modelName, { bytes: Buffer.from(b.bytes), features: b.features });
+  const { features } = await registerSwapModels(store, config.modelName);
   const kafka = benchClient(config.kafkaBrokers, log);
   const topics = [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic];
   await ensureTopics(kafka, topics, 3);
@@ -68,7 +56,7 @@ async function main(): Promise<void> {
   });
 
   const producer = await kafka.producer({ idempotent: false });
-  const gen = new LoadGenerator(producer, confluentSchemaSource(config), { topic: config.featuresTopic, rate: RATE, durationMs: MINUTES * 60_000, format: 'json', features: a.features, maxBatch: 50 });
+  const gen = new LoadGenerator(producer, confluentSchemaSource(config), { topic: config.featuresTopic, rate: RATE, durationMs: MINUTES * 60_000, format: 'json', features, maxBatch: 50 });
   const start = Date.now();
   const producing = gen.run();
   const samples: SoakSample[] = [];
@@ -116,22 +104,13 @@ async function main(): Promise<void> {
 }
 
 /** `kscore serve` as a user runs it, with an admin token for the replays; its port from its log. */
-async function startService(config: ReturnType<typeof loadConfig>): Promise<{ url: string; service: ReturnType<typeof spawn> }> {
-  const env: Record<string, string> = {
-    ...(Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KSCORE_'))) as Record<string, string>),
-    KAFKA_BROKERS: config.kafkaBrokers.join(','),
-    REDIS_URL: config.redisUrl,
-    SCHEMA_REGISTRY_URL: config.schemaRegistryUrl,
-    KSCORE_FEATURES_TOPIC: config.featuresTopic,
-    KSCORE_PREDICTIONS_TOPIC: config.predictionsTopic,
-    KSCORE_DEAD_LETTER_TOPIC: config.deadLetterTopic,
-    KSCORE_GROUP_ID: config.groupId,
-    KSCORE_MODEL_NAME: config.modelName,
-    KSCORE_HTTP_PORT: '0',
+async function startService(config: Config): Promise<{ url: string; service: ReturnType<typeof spawn> }> {
+  const env = serviceEnv(config, {
     KSCORE_LOG_LEVEL: 'info',
     KSCORE_API_TOKENS: `soak:admin:${TOKEN}`,
     ...(process.env['KSCORE_KAFKA_CLIENT'] === undefined ? {} : { KSCORE_KAFKA_CLIENT: process.env['KSCORE_KAFKA_CLIENT'] }),
-  };
+  });
+
   const service = spawn(process.execPath, [`${repo}/bin/kscore.js`, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';

@@ -11,14 +11,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
-import { loadConfig } from '../src/config/index.js';
-import { logistic, mlp } from '../src/modelgen/models.js';
 import { LoadGenerator } from '../src/producer/load-generator.js';
 import { confluentSchemaSource } from '../src/codec/index.js';
-import { connectRedis, RedisModelStore, registerModel } from '../src/registry/index.js';
+import { connectRedis, RedisModelStore } from '../src/registry/index.js';
 import { pino } from 'pino';
 import { spawn } from 'node:child_process';
-import { benchClient, ensureTopics, ms, provenance, repo, startLatencyProbe, summarize, writeReport } from './lib.js';
+import { benchClient, benchConfig, ensureTopics, ms, provenance, registerSwapModels, repo, serviceEnv, startLatencyProbe, summarize, writeReport } from './lib.js';
 
 const RATE = Number(process.env['BENCH_RATE'] ?? 1000);
 const STEADY_S = 15;
@@ -29,41 +27,17 @@ const SWAP_WINDOW_MS = 1000;
 async function main(): Promise<void> {
   const id = randomUUID().slice(0, 8);
   const log = pino({ level: 'warn' });
-  const config = loadConfig(process.env, {
-    featuresTopic: `bench-swap-${id}`,
-    predictionsTopic: `bench-swap-${id}.out`,
-    deadLetterTopic: `bench-swap-${id}.dlq`,
-    groupId: `bench-swap-${id}`,
-    modelName: `bench-swap-${id}`,
-    httpPort: 0,
-    topicPartitions: 3,
-    logLevel: 'warn',
-  });
+  const config = benchConfig(`bench-swap-${id}`);
   const redis = connectRedis(config, log);
   await redis.connect();
   const store = new RedisModelStore(redis, config.redisKeyPrefix);
-  // Two different models of the same features, so each swap really loads a new graph.
-  const a = logistic(32, 1);
-  const b = mlp(32, 64, 2);
-  await registerModel(store, config.modelName, { bytes: Buffer.from(a.bytes), features: a.features }, { alias: 'production' });
-  await registerModel(store, config.modelName, { bytes: Buffer.from(b.bytes), features: b.features });
+  const { features } = await registerSwapModels(store, config.modelName);
 
   const kafka = benchClient(config.kafkaBrokers, log);
   await ensureTopics(kafka, [config.featuresTopic, config.predictionsTopic, config.deadLetterTopic], 3);
 
-  const env: Record<string, string> = {
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KSCORE_')) as [string, string][]),
-    KAFKA_BROKERS: config.kafkaBrokers.join(','),
-    REDIS_URL: config.redisUrl,
-    SCHEMA_REGISTRY_URL: config.schemaRegistryUrl,
-    KSCORE_FEATURES_TOPIC: config.featuresTopic,
-    KSCORE_PREDICTIONS_TOPIC: config.predictionsTopic,
-    KSCORE_DEAD_LETTER_TOPIC: config.deadLetterTopic,
-    KSCORE_GROUP_ID: config.groupId,
-    KSCORE_MODEL_NAME: config.modelName,
-    KSCORE_HTTP_PORT: '0',
-    KSCORE_LOG_LEVEL: 'warn',
-  };
+  const env = serviceEnv(config);
+
   const service = spawn(process.execPath, [`${repo}/bin/kscore.js`, 'serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
 
   const probe = await startLatencyProbe(kafka.kafka, config.featuresTopic, config.predictionsTopic, `bench-reader-${id}`);
@@ -74,7 +48,7 @@ async function main(): Promise<void> {
     rate: RATE,
     durationMs: (STEADY_S + SWAPS * SWAP_EVERY_S + 2) * 1000,
     format: 'json',
-    features: a.features,
+    features,
     maxBatch: 20,
   });
   const start = Date.now();
