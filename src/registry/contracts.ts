@@ -62,13 +62,16 @@ export function schemaContracts(source: SchemaSource, settings: ContractSettings
   };
 }
 
-/** The service's contracts: each model against the topics its routes read, `<topic>-value` unless a subject is set. */
+/**
+ * The service's contracts: each model against the topics its routes read, under `<topic>-value`
+ * or the subject set (`{topic}` in it stands for each topic: the topic-record strategy).
+ */
 export function contractsFor(config: Config, source: SchemaSource): ContractChecker | undefined {
   if (config.schemaContracts === 'off') return undefined;
   const table = routeTable(config);
   return schemaContracts(source, {
     topicsOf: (model) => [...new Set(table.routes.filter((r) => r.model === model).map((r) => r.topic))],
-    subjectOf: (topic) => config.inputSchemaSubject ?? `${topic}-value`,
+    subjectOf: (topic) => config.inputSchemaSubject?.replaceAll('{topic}', topic) ?? `${topic}-value`,
     location: featureLocation(config.featuresField, config.featurePaths),
     registryRequired: config.inputFormat === 'confluent' || config.inputFormat === 'avro',
   });
