@@ -98,7 +98,9 @@ async function main(): Promise<void> {
   await new Promise((r) => service.once('exit', r));
   await Promise.all([reader.disconnect(), producer.close()]);
   const admin = await kafka.admin();
-  await admin.deleteTopics([...topics, `${config.predictionsTopic}.backfill`, `${config.deadLetterTopic}.backfill`]).catch(() => undefined);
+  const existing = new Set(await admin.listTopics());
+  const made = [...topics, `${config.predictionsTopic}.backfill`, `${config.deadLetterTopic}.backfill`].filter((t) => existing.has(t));
+  await admin.deleteTopics(made).catch(() => undefined);
   await admin.close();
   await redis.quit();
 }
