@@ -1,7 +1,7 @@
-import { eventShape } from '../codec/fields.js';
+import { eventShape, type FieldShape } from '../codec/fields.js';
 import { referencedSchemas } from '../codec/references.js';
 import { SubjectNotFoundError } from '../codec/errors.js';
-import type { SchemaSource } from '../codec/types.js';
+import type { SchemaSource, SubjectVersion } from '../codec/types.js';
 import type { Config } from '../config/index.js';
 import { routeTable } from '../config/routes.js';
 import { ModelError, ServiceError, errorMessage } from '../errors.js';
@@ -37,7 +37,7 @@ export interface ContractSettings {
 export function schemaContracts(source: SchemaSource, settings: ContractSettings): ContractChecker {
   const one = async (topic: string, reads: ModelReads): Promise<ContractReport> => {
     const subject = settings.subjectOf(topic);
-    let latest;
+    let latest: SubjectVersion;
     try {
       latest = await source.subjectVersion(subject, 'latest');
     } catch (err) {
@@ -46,7 +46,7 @@ export function schemaContracts(source: SchemaSource, settings: ContractSettings
       throw err;
     }
     const { version } = latest;
-    let shape;
+    let shape: FieldShape;
     try {
       shape = eventShape(latest, await referencedSchemas(latest.id, latest, source));
     } catch (err) {
