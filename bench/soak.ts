@@ -4,6 +4,9 @@
  *
  *   scripts/stack up && npm run bench:soak          # 30 minutes; BENCH_SOAK_MINUTES=5 for a short one
  *
+ * BENCH_RATE (2000) events/s; BENCH_SOAK_REPLAY_S (300) between replays. The service inherits the
+ * environment, so MALLOC_ARENA_MAX and the like reach it.
+ *
  * Every sample (30 s) reads the service's own /metrics (RSS, V8 heap used, open file
  * descriptors, consumer lag) and the p99 end-to-end latency of the predictions that arrived since
  * the last sample (arrival minus the event's timestamp, which predictions carry). The slopes of
@@ -25,8 +28,9 @@ const MINUTES = Number(process.env['BENCH_SOAK_MINUTES'] ?? 30);
 const RATE = Number(process.env['BENCH_RATE'] ?? 2000);
 const SAMPLE_S = 30;
 const PROMOTE_S = 60;
-const REPLAY_S = 300;
-const WARMUP_S = 300;
+const REPLAY_S = Number(process.env['BENCH_SOAK_REPLAY_S'] ?? 300);
+const WARMUP_S = Math.min(300, (MINUTES * 60) / 4);
+const ARENAS = process.env['MALLOC_ARENA_MAX'];
 const TOKEN = 'soak-admin-token-0123456789';
 
 async function main(): Promise<void> {
@@ -68,6 +72,7 @@ async function main(): Promise<void> {
     await sleepUntil(start + tick * SAMPLE_S * 1000, () => done);
     const t = (Date.now() - start) / 1000;
     samples.push({ t, ...(await scrape(url)), ...window(latencies.splice(0)) });
+    if (done || t >= MINUTES * 60 - SAMPLE_S / 2) break; // the load ends: no promotion or replay after it
     if (Math.round(t) % PROMOTE_S < SAMPLE_S) {
       await store.setAlias(config.modelName, 'production', promotions % 2 === 0 ? '2' : '1', 'soak');
       promotions++;
@@ -81,6 +86,7 @@ async function main(): Promise<void> {
   const result = {
     ...provenance(),
     minutes: MINUTES,
+    mallocArenaMax: ARENAS ?? null,
     rate: RATE,
     sent,
     promotions,
@@ -167,9 +173,9 @@ function markdown(r: { date: string; commit: string; cores: number; cpus: string
 
 Command: \`scripts/stack up && npm run bench:soak\` (${r.date}, commit ${r.commit}, ${r.cores} × ${r.cpus}, ${r.memoryGiB} GiB, Node ${r.node}).
 
-One \`kscore serve\` process for ${r.minutes} minutes at ${r.rate} JSON events/s (3 partitions, 32 features),
+One \`kscore serve\` process${ARENAS === undefined ? '' : ` (MALLOC_ARENA_MAX=${ARENAS})`} for ${r.minutes} minutes at ${r.rate} JSON events/s (3 partitions, 32 features),
 the production alias flipped between a logistic regression and an MLP every ${PROMOTE_S} s (${r.promotions} promotions),
-and a replay of the last five minutes into the backfill topic every ${REPLAY_S / 60} minutes over the admin API
+and a replay of the last ${REPLAY_S / 60} minutes into the backfill topic every ${REPLAY_S / 60} minutes over the admin API
 (${r.replays.length} replays, ${finished} succeeded). ${r.sent} events sent. Each row is one sample: the service's own
 \`/metrics\` and the p99 latency of the predictions that arrived since the previous sample.
 
