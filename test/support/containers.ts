@@ -41,6 +41,8 @@ export async function startContainers(): Promise<StartedServers> {
         KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
         KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
         KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+        // Tests write events stamped days or months back: the default 7-day retention would delete them mid-test.
+        KAFKA_LOG_RETENTION_MS: '-1',
       })
       .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
       .start();
