@@ -3,7 +3,7 @@ import { logistic } from '../../src/modelgen/models.js';
 import { HEADERS } from '../../src/producer/provenance.js';
 import { eventually } from '../support/child.js';
 import { collect, header, produceEvents, redisFor, testConfig } from '../support/harness.js';
-import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS, register, startService } from '../support/service.js';
+import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS, apiCaller, register, startService } from '../support/service.js';
 import { cleanupAfterEach } from '../support/cleanup.js';
 
 const cleanups = cleanupAfterEach();
@@ -18,14 +18,7 @@ describe('replay jobs over the admin API', () => {
     // The online path scores them all first.
     await collect(config, [config.predictionsTopic], (all) => all.length >= 600);
 
-    const call = async (method: string, path: string, token?: string, body?: object) => {
-      const res = await fetch(`${url}${path}`, {
-        method,
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      });
-      return { status: res.status, json: (await res.json().catch(() => undefined)) as any };
-    };
+    const call = apiCaller(url);
     const output = `${config.predictionsTopic}.backfill`;
     const params = {
       source: { topic: config.featuresTopic },

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
 import { eventually, runCli } from '../support/child.js';
 import { collect, envFor, produceEvents, testConfig } from '../support/harness.js';
-import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS, register, startService } from '../support/service.js';
+import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS, apiCaller, register, startService } from '../support/service.js';
 import { cleanupAfterEach, killAtCleanup } from '../support/cleanup.js';
 import { dropTopics } from '../replay/helpers.js';
 
@@ -17,14 +17,7 @@ describe('schedules over the admin API and the CLI', () => {
     const { url } = await startService(config, cleanups);
     await produceEvents(config, { rate: 0, count: 300, format: 'json', features: model.features });
 
-    const call = async (method: string, path: string, token?: string, body?: object) => {
-      const res = await fetch(`${url}${path}`, {
-        method,
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      });
-      return { status: res.status, json: (await res.json().catch(() => undefined)) as any };
-    };
+    const call = apiCaller(url);
     const id = `s-${config.redisKeyPrefix.slice(2, -1)}`;
     // Yearly, on a date far off: it only runs when asked.
     const schedule = { id, cron: '0 0 1 1 *', timeZone: 'Europe/Berlin', range: { kind: 'since-previous-run' }, replay: { tuning: { threads: 1 } } };

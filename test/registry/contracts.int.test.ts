@@ -6,7 +6,7 @@ import { TOP_LEVEL } from '../../src/scoring/feature-paths.js';
 import { runCli } from '../support/child.js';
 import { cleanupAfterEach } from '../support/cleanup.js';
 import { envFor, testConfig } from '../support/harness.js';
-import { ADMIN_TOKEN, TEST_TOKENS, startService } from '../support/service.js';
+import { ADMIN_TOKEN, TEST_TOKENS, apiCaller, startService } from '../support/service.js';
 
 // Schema contracts against the real registry (Apicurio's Confluent API), Redis and the service's
 // admin API and CLI: a model whose inputs the topic's schema can fill is accepted; one it cannot
@@ -28,11 +28,6 @@ function featuresSchema(good: boolean): string {
   return JSON.stringify({ type: 'record', name: 'Features', namespace: 'test', fields });
 }
 
-async function call(url: string, method: string, path: string, body: object): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, json: await res.json() };
-}
-
 describe('schema contracts against the real registry', () => {
   it('accepts a model the topic schema fits, refuses one it does not (audited), and lets an override through (audited)', async () => {
     const config = testConfig({ apiTokens: TEST_TOKENS, modelRefreshMs: 60_000 });
@@ -40,25 +35,27 @@ describe('schema contracts against the real registry', () => {
     const registry = confluentSchemaSource(config);
     await registry.register({ type: 'AVRO', schema: featuresSchema(true), references: [] }, subject);
     const { url } = await startService(config, cleanups);
+    const api = apiCaller(url);
+    const call = (method: string, path: string, body: object) => api(method, path, ADMIN_TOKEN, body);
     const name = config.modelName;
     const model = typedClassifier();
     const upload = { onnx: Buffer.from(model.bytes).toString('base64'), inputs: model.inputs };
 
-    expect((await call(url, 'POST', `/api/v1/models/${name}/versions`, upload)).status).toBe(201);
-    const fits = await call(url, 'PUT', `/api/v1/models/${name}/aliases/production`, { version: '1' });
+    expect((await call('POST', `/api/v1/models/${name}/versions`, upload)).status).toBe(201);
+    const fits = await call('PUT', `/api/v1/models/${name}/aliases/production`, { version: '1' });
     expect(fits.status).toBe(200);
     expect(fits.json.contracts).toEqual([{ topic: config.featuresTopic, subject, version: 1, mismatches: [], notes: [] }]);
 
     // The schema evolves into one the model cannot read: its latest version is what counts.
     await registry.register({ type: 'AVRO', schema: featuresSchema(false), references: [] }, subject);
-    const refused = await call(url, 'PUT', `/api/v1/models/${name}/aliases/canary`, { version: '1' });
+    const refused = await call('PUT', `/api/v1/models/${name}/aliases/canary`, { version: '1' });
     expect(refused.status).toBe(409);
     expect(refused.json.error).toBe('MODEL_CONTRACT');
     expect(refused.json.message).toContain(`subject "${subject}" version 2`);
     expect(refused.json.message).toContain('field "count" (input "count", int64) is a number in the schema; the input needs an integer');
     expect(refused.json.message).toContain('field "flag" (input "flag", bool) is a string in the schema; the input needs a boolean');
     expect(refused.json.message).toContain('field "country" (input "country", string) is not in the schema');
-    const uploadRefused = await call(url, 'POST', `/api/v1/models/${name}/versions`, upload);
+    const uploadRefused = await call('POST', `/api/v1/models/${name}/versions`, upload);
     expect(uploadRefused.status).toBe(409);
 
     const aliases = async () => (await (await fetch(`${url}/api/v1/models/${name}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { aliases: object; versions: unknown[] };
@@ -70,7 +67,7 @@ describe('schema contracts against the real registry', () => {
     expect(cli.output()).toMatch(/does not fit the schema .* field "count"/);
     const forced = runCli(['model', 'promote', '--version', '1', '--alias', 'canary', '--override', 'the producer fix ships today'], envFor(config));
     expect(await forced.exited, forced.output()).toBe(0);
-    const uploaded = await call(url, 'POST', `/api/v1/models/${name}/versions`, { ...upload, override: 'retraining on v2 is under way' });
+    const uploaded = await call('POST', `/api/v1/models/${name}/versions`, { ...upload, override: 'retraining on v2 is under way' });
     expect(uploaded.status).toBe(201);
     expect(await aliases()).toMatchObject({ aliases: { production: '1', canary: '1' }, versions: [{}, {}] });
 

@@ -11,6 +11,7 @@ import { RedisModelStore } from '../../src/registry/index.js';
 import { header, produceEvents, redisFor, testConfig } from '../support/harness.js';
 import { backfillTopics, coordinates, dropKeys, dropTopics, ends, keyIndex, openJobs, produce, readExactly, register, rowsOf } from './helpers.js';
 import { cleanupAfterEach } from '../support/cleanup.js';
+import { addUnloadableVersion } from '../support/service.js';
 
 const cleanups = cleanupAfterEach();
 
@@ -225,13 +226,7 @@ describe('replay over an exact range, against real Kafka and Redis', () => {
     expect(done.progress).toMatchObject({ plannedOffsets: 0, doneOffsets: 0, ratio: 1 });
 
     // A version written past validation, as a corrupted store would hold it.
-    const redis = redisFor(config);
-    const bad = await new RedisModelStore(redis, config.redisKeyPrefix).addVersion(
-      config.modelName,
-      { bytes: Buffer.from('not an onnx model'), features: model.features, outputs: { score: 'score' } },
-      'test',
-    );
-    await redis.quit();
+    const bad = await addUnloadableVersion(config, model.features);
     const failing = await jobs.start({ model: { version: bad.version } });
     const failed = (await jobs.wait(failing))!;
     expect(failed.state).toBe('failed');

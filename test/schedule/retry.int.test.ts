@@ -1,10 +1,10 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
-import { RedisModelStore } from '../../src/registry/index.js';
 import { ScheduleMetrics } from '../../src/schedule/index.js';
 import { cleanupAfterEach } from '../support/cleanup.js';
-import { redisFor, testConfig } from '../support/harness.js';
+import { testConfig } from '../support/harness.js';
+import { addUnloadableVersion } from '../support/service.js';
 import { dropKeys, dropTopics, openJobs, produce, register } from '../replay/helpers.js';
 import { HOUR, eventsAt, scheduleParts, testClock } from './helpers.js';
 
@@ -19,13 +19,7 @@ describe('a scheduled run that fails, against real Kafka and Redis', () => {
     await register(config, model);
     await produce(config, config.featuresTopic, eventsAt(Array.from({ length: 20 }, (_, i) => T0 + i * 60_000), 2));
     // A version written past validation, as a corrupted store would hold it: every attempt fails.
-    const redis = redisFor(config);
-    const bad = await new RedisModelStore(redis, config.redisKeyPrefix).addVersion(
-      config.modelName,
-      { bytes: Buffer.from('not an onnx model'), features: model.features, outputs: { score: 'score' } },
-      'test',
-    );
-    await redis.quit();
+    const bad = await addUnloadableVersion(config, model.features);
 
     const clock = testClock(T0 + 1000);
     const parts = scheduleParts(config, clock, cleanups);

@@ -33,3 +33,25 @@ export async function startService(config: Config, cleanups: (() => Promise<void
   const { httpUrl } = await service.start();
   return { service, url: httpUrl };
 }
+
+/** A JSON call to the service's HTTP API with an optional bearer token; the answer's status and JSON body. */
+export function apiCaller(url: string) {
+  return async (method: string, path: string, token?: string, body?: object): Promise<{ status: number; json: any }> => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, json: (await res.json().catch(() => undefined)) as any };
+  };
+}
+
+/** A version written past validation, as a corrupted store would hold it: loading it always fails. */
+export async function addUnloadableVersion(config: Config, features: readonly string[]): Promise<ModelVersionMeta> {
+  const redis = redisFor(config);
+  try {
+    return await new RedisModelStore(redis, config.redisKeyPrefix).addVersion(config.modelName, { bytes: Buffer.from('not an onnx model'), features, outputs: { score: 'score' } }, 'test');
+  } finally {
+    await redis.quit();
+  }
+}
