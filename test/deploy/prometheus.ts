@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { eventually, freePort } from '../support/child.js';
+import { eventually } from '../support/child.js';
 
 /** The shipped Prometheus files. */
 export const PROMETHEUS_DIR = fileURLToPath(new URL('../../deploy/prometheus/', import.meta.url));
@@ -47,20 +47,22 @@ export async function shippedConfigFor(target: string): Promise<string> {
   return text;
 }
 
-/** A real Prometheus on a free loopback port, its data in a fresh temporary folder. */
+/** Prometheus logs the address it bound (`msg="Listening on" address=127.0.0.1:40123`) at info level. */
+const LISTENING = /msg="Listening on" address=127\.0\.0\.1:(\d+)/;
+
+/** A real Prometheus on a loopback port it binds itself (port 0), its data in a fresh temporary folder. */
 export async function startPrometheus(config: string): Promise<RunningPrometheus> {
   const dir = await mkdtemp(join(tmpdir(), 'kscore-prometheus-'));
   const configFile = join(dir, 'prometheus.yml');
   await writeFile(configFile, config);
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  let url = '';
   const proc = spawn(
     PROMETHEUS_BIN,
     [
       `--config.file=${configFile}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
+      '--web.listen-address=127.0.0.1:0',
+      '--log.level=info',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -98,6 +100,9 @@ export async function startPrometheus(config: string): Promise<RunningPrometheus
     await eventually(
       async () => {
         if (proc.exitCode !== null) throw new Error(`prometheus exited: ${output}`);
+        const port = LISTENING.exec(output)?.[1];
+        if (port === undefined) return undefined;
+        url = `http://127.0.0.1:${port}`;
         const res = await fetch(`${url}/-/ready`);
         return res.status === 200 ? true : undefined;
       },

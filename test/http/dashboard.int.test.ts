@@ -156,7 +156,10 @@ describe('the dashboard of a real service, in headless Chromium', () => {
     const updateDocs = process.env['UPDATE_SCREENSHOT'] === '1';
     const durationMs = updateDocs ? 60_000 : 5000;
     const secondRun = produceEvents(config, { rate: RATE, durationMs, format: 'json', features, badEvery: BAD_EVERY, seed: 2 });
-    await new Promise((r) => setTimeout(r, durationMs - 2000));
+    // The screenshot waits until the page shows the second run flowing (a second of its events scored; 50 for the docs).
+    await expect
+      .poll(async () => Number(await attr(page, 'tile-predictions', 'data-total')), { timeout: durationMs + 30_000, interval: 250 })
+      .toBeGreaterThan(scored1 + RATE * (updateDocs ? 50 : 1));
     const screenshotDir = updateDocs ? fileURLToPath(new URL('../../docs/', import.meta.url)) : await mkdtemp(join(tmpdir(), 'kscore-dashboard-'));
     if (!updateDocs) cleanups.push(() => rm(screenshotDir, { recursive: true, force: true }));
     const file = join(screenshotDir, 'dashboard.png');

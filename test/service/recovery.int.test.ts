@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { logistic } from '../../src/modelgen/models.js';
 import { HEADERS } from '../../src/producer/provenance.js';
@@ -13,6 +14,25 @@ const track = (child: Child): Child => killAtCleanup(cleanups, child);
 async function readyz(port: number): Promise<{ status: number; body: { ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> } }> {
   const res = await fetch(`http://127.0.0.1:${port}/readyz`);
   return { status: res.status, body: (await res.json()) as never };
+}
+
+/** Counts reads of a model's aliases hash (`<prefix>model:<name>:aliases`) from now on, as Redis MONITOR reports them. */
+async function countAliasReads(url: string, prefix: string, model: string): Promise<{ count: () => number; stop: () => Promise<void> }> {
+  const key = `${prefix}model:${model}:aliases`;
+  const redis = new Redis(url);
+  redis.on('error', () => undefined);
+  const monitor = await redis.monitor();
+  let reads = 0;
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (args[0]?.toLowerCase() === 'hgetall' && args[1] === key) reads += 1;
+  });
+  return {
+    count: () => reads,
+    stop: async () => {
+      monitor.disconnect();
+      await redis.quit();
+    },
+  };
 }
 
 describe('crashes and failures', () => {
@@ -85,8 +105,10 @@ describe('crashes and failures', () => {
     expect(notReady.body.ready).toBe(false);
     expect(notReady.body.checks['model']?.detail).toMatch(/onnxruntime cannot load the model/);
 
-    // Still alive a few refreshes later: no crash loop.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Still alive five refreshes later (each reads the model's aliases; Redis MONITOR counts them): no crash loop.
+    const refreshes = await countAliasReads(config.redisUrl, config.redisKeyPrefix, config.modelName);
+    cleanups.push(refreshes.stop);
+    await eventually(() => (refreshes.count() >= 5 ? true : undefined), 30_000, 'five more model refreshes');
     expect(child.proc.exitCode).toBeNull();
     expect((child.output().match(/model load failed/g) ?? []).length).toBe(1);
 

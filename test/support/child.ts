@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const bin = fileURLToPath(new URL('../../bin/kscore.js', import.meta.url));
@@ -32,17 +31,6 @@ export async function listeningPort(child: Child, timeoutMs = 90_000): Promise<n
     if (child.proc.exitCode !== null) throw new Error(`the child exited (${child.proc.exitCode}) before listening: ${child.output().slice(-2000)}`);
     return undefined;
   }, timeoutMs, 'the child to listen');
-}
-
-/** A port free now, for a program that cannot be asked to pick its own (another may take it meanwhile). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** Polls `fn` until it returns a value other than undefined, or fails after `timeoutMs`. */
