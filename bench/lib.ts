@@ -72,6 +72,8 @@ export interface LatencyProbe {
   readonly produced: Map<string, number>;
   /** Arrival time (ms) of each prediction, by key. */
   readonly arrived: Map<string, number>;
+  /** Arrival time (ms) of each event at the probe, by key: one hop, the floor of two. */
+  readonly seen: Map<string, number>;
   /** End-to-end latency of every event with both, with its produce time. */
   latencies(): { produced: number; latency: number }[];
   stop(): Promise<void>;
@@ -85,6 +87,7 @@ export interface LatencyProbe {
 export async function startLatencyProbe(kafka: ProbeKafka, input: string, output: string, groupId: string): Promise<LatencyProbe> {
   const produced = new Map<string, number>();
   const arrived = new Map<string, number>();
+  const seen = new Map<string, number>();
   const reader = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
   await reader.connect();
   await reader.subscribe({ topics: [input, output], fromBeginning: true });
@@ -95,14 +98,17 @@ export async function startLatencyProbe(kafka: ProbeKafka, input: string, output
       const now = Date.now();
       for (const m of batch.messages) {
         const key = m.key!.toString();
-        if (batch.topic === input) produced.set(key, Number(m.timestamp));
-        else if (!arrived.has(key)) arrived.set(key, now);
+        if (batch.topic === input) {
+          produced.set(key, Number(m.timestamp));
+          seen.set(key, now);
+        } else if (!arrived.has(key)) arrived.set(key, now);
       }
     },
   });
   return {
     produced,
     arrived,
+    seen,
     latencies: () => {
       const out: { produced: number; latency: number }[] = [];
       for (const [key, at] of arrived) {

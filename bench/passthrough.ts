@@ -27,7 +27,7 @@ const consumer = new OnlineConsumer(
 );
 await consumer.start(async (batch, turn) => {
   await turn.wait;
-  const sent = producer.send(batch.messages.map((m) => ({ topic: output, key: m.key, value: m.value ?? Buffer.alloc(0), headers: { ...m.headers } })));
+  const sent = producer.send(batch.messages.map((m) => ({ topic: output, key: m.key, value: m.value ?? Buffer.alloc(0), headers: { ...m.headers }, timestamp: m.timestamp })));
   turn.issued();
   await sent;
 });

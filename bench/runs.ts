@@ -187,14 +187,48 @@ export async function register(model: BuiltModel, name: string): Promise<string>
   return modelName;
 }
 
-/** Streams at `rate` for `seconds` into a running service; latency from produce to prediction, and the service's RSS. */
-export async function latencyAt(client: KafkaClientName, rate: number, seconds: number, modelName: string, features: readonly string[]): Promise<ReturnType<typeof summarize> & { rssMiB: number }> {
-  const input = topic(`lat-${client}-${rate}`);
-  await ensureTopics(kafka, [input], PARTITIONS);
-  const svc = await startService(input, modelName, `lat-${client}-${rate}`, client, 'json');
+export interface Latency extends ReturnType<typeof summarize> {
+  /** The same events' one hop, produce to the probe's read of the event (the floor of the two hops measured). */
+  hop: ReturnType<typeof summarize>;
+  rssMiB: number;
+}
+
+/** The pass-through copy (bench/passthrough.ts) on `client`, once its group has its partitions. */
+async function startPassThrough(client: KafkaClientName, input: string, name: string): Promise<ServiceRun> {
+  const output = topic(`${name}-out`);
+  await ensureTopics(kafka, [output], PARTITIONS);
+  const group = `bench-${run}-${name}`;
+  const proc = child(process.execPath, ['--import', 'tsx', `${repo}/bench/passthrough.ts`, base.kafkaBrokers.join(','), input, output, group], { KSCORE_KAFKA_CLIENT: client });
+  const admin = kafka.kafka.admin();
+  await admin.connect();
   try {
-    await waitReady(svc.port);
-    const probe = await startLatencyProbe(kafka.kafka, input, svc.output, `bench-${run}-reader-${client}-${rate}`);
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const [g] = (await admin.describeGroups([group])).groups;
+      if (g?.state === 'Stable' && g.members.length > 0) break;
+      if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`the pass-through of ${input} did not join its group`);
+      await sleep(200);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  return { proc, port: 0, output };
+}
+
+/**
+ * Streams at `rate` for `seconds` into `kscore serve` with `modelName`, or, without one, into the
+ * pass-through copy (the baseline: the same client's two hops with no work between them); latency
+ * from an event's produce time to its output's arrival, the one hop to the event's own arrival, and
+ * the service's RSS.
+ */
+export async function latencyAt(client: KafkaClientName, rate: number, seconds: number, features: readonly string[], modelName?: string): Promise<Latency> {
+  const name = `lat-${modelName === undefined ? 'pass' : 'svc'}-${client}-${rate}`;
+  const input = topic(name);
+  await ensureTopics(kafka, [input], PARTITIONS);
+  const svc = modelName === undefined ? await startPassThrough(client, input, name) : await startService(input, modelName, name, client, 'json');
+  try {
+    if (modelName !== undefined) await waitReady(svc.port);
+    const probe = await startLatencyProbe(kafka.kafka, input, svc.output, `bench-${run}-reader-${name}`);
     await sleep(2000);
     const producer = await kafka.producer({ idempotent: false });
     const { sent } = await new LoadGenerator(producer, schemas, {
@@ -203,17 +237,21 @@ export async function latencyAt(client: KafkaClientName, rate: number, seconds: 
     await producer.close();
     const deadline = Date.now() + 60_000;
     while ((probe.arrived.size < sent || probe.produced.size < sent) && Date.now() < deadline) await sleep(100);
-    const mem = await rss(svc.port);
+    const mem = modelName === undefined ? Number.NaN : await rss(svc.port);
     await probe.stop();
     // Leave out the first 2 s (connections warming up).
     const warm = Math.min(sent, rate * 2);
     const latencies: number[] = [];
+    const hops: number[] = [];
     for (let i = warm; i < sent; i++) {
-      const a = probe.arrived.get(`k${i}`);
-      const p = probe.produced.get(`k${i}`);
+      const key = `k${i}`;
+      const a = probe.arrived.get(key);
+      const p = probe.produced.get(key);
+      const s = probe.seen.get(key);
       if (a !== undefined && p !== undefined) latencies.push(a - p);
+      if (s !== undefined && p !== undefined) hops.push(s - p);
     }
-    return { ...summarize(latencies), rssMiB: mem };
+    return { ...summarize(latencies), hop: summarize(hops), rssMiB: mem };
   } finally {
     await stop(svc.proc);
   }
