@@ -66,6 +66,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   modelReads(app, deps.store);
   uploads(app, deps);
   aliases(app, deps);
+  split(app, deps);
   app.get<{ Querystring: { model?: string; schedule?: string; limit?: number } }>('/api/v1/audit', {
     config: read,
     schema: {
@@ -223,6 +224,7 @@ const aliasAnswer = {
   properties: { model: { type: 'string' }, alias: { type: 'string' }, version: { type: 'string' }, contracts: { type: 'array', items: contractReport } },
 } as const;
 
+/** Promotion, rollback and removal of a model's aliases. */
 function aliases(app: FastifyInstance, deps: AdminDeps): void {
   const { store } = deps;
   app.put<{ Params: { name: string; alias: string }; Body: { version: string; override?: string } }>('/api/v1/models/:name/aliases/:alias', {
@@ -265,7 +267,10 @@ function aliases(app: FastifyInstance, deps: AdminDeps): void {
     await store.deleteAlias(req.params.name, req.params.alias, req.actor ?? 'unknown');
     return reply.code(204).send();
   });
+}
 
+/** The canary split of a model's traffic: set and end. */
+function split(app: FastifyInstance, { store }: AdminDeps): void {
   app.put<{ Params: { name: string }; Body: { alias: string; share: number } }>('/api/v1/models/:name/split', {
     config: admin,
     schema: {

@@ -85,8 +85,15 @@ export function inferenceRoutes(deps: InferenceDeps): (app: FastifyInstance) => 
 function routes(app: FastifyInstance, deps: InferenceDeps): void {
   const versions = new LoadedVersions(deps, deps.maxLoaded ?? 4);
   app.addHook('onClose', () => versions.close());
+  serverRoutes(app, deps);
+  modelRoutes(app, deps, resolver(deps, versions));
+}
 
-  const resolve = async (p: Params, reply: FastifyReply): Promise<{ version: string; scorer: OnnxScorer } | undefined> => {
+type Resolve = (p: Params, reply: FastifyReply) => Promise<{ version: string; scorer: OnnxScorer } | undefined>;
+
+/** The loaded version a request names (or its model's default alias), or undefined once the error is answered. */
+function resolver(deps: InferenceDeps, versions: LoadedVersions): Resolve {
+  return async (p, reply) => {
     const alias = deps.aliasOf(p.name);
     const version = p.version ?? (await deps.models.resolveAlias(p.name, alias));
     if (version === undefined) {
@@ -102,7 +109,10 @@ function routes(app: FastifyInstance, deps: InferenceDeps): void {
     }
     return undefined;
   };
+}
 
+/** Server liveness, readiness and metadata. */
+function serverRoutes(app: FastifyInstance, deps: InferenceDeps): void {
   app.get('/v2/health/live', { config: read, schema: { summary: 'Server liveness', tags, security } }, async () => ({ live: true }));
   app.get('/v2/health/ready', { config: read, schema: { summary: 'Server readiness: the registry answers', tags, security } }, async (_req, reply) => {
     try {
@@ -113,7 +123,10 @@ function routes(app: FastifyInstance, deps: InferenceDeps): void {
     }
   });
   app.get('/v2', { config: read, schema: { summary: 'Server metadata', tags, security } }, async () => ({ name: 'kscore', version: '1', extensions: [] }));
+}
 
+/** A model's (or one version's) readiness, metadata and inference. */
+function modelRoutes(app: FastifyInstance, deps: InferenceDeps, resolve: Resolve): void {
   for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
     app.get<{ Params: Params }>(`${prefix}/ready`, { config: read, schema: { summary: 'Model readiness: the version loads', tags, security } }, async (req, reply) => {
       const found = await resolve(req.params, reply);

@@ -6,7 +6,7 @@
  * All models take one input `features`: float32 [N, nFeatures] with a symbolic batch dim "N".
  */
 import { attr, encodeModel, floatTensor, valueInfo } from './onnx-writer.js';
-import type { GraphSpec, ValueInfoSpec } from './onnx-writer.js';
+import type { GraphSpec, NodeSpec, ValueInfoSpec } from './onnx-writer.js';
 
 /** Default-domain (ai.onnx) opset the neural/linear models are written against. */
 export const ONNX_OPSET = 17;
@@ -273,93 +273,11 @@ export function treeEnsemble(nFeatures: number, nTrees: number, depth: number, s
   checkInt('nFeatures', nFeatures, 1, 1 << 20);
   checkInt('nTrees', nTrees, 1, 100_000);
   checkInt('depth', depth, 1, 16);
-  const rng = mulberry32(seed);
-  const nInternal = (1 << depth) - 1;
-  const nNodes = (1 << (depth + 1)) - 1;
-  // Per-leaf spread chosen so the ensemble score s has a standard deviation of about 1.5.
-  const leafRange = (1.5 * Math.sqrt(3)) / Math.sqrt(nTrees);
-
-  // Reference tables, indexed [tree * nNodes + node] (BFS numbering: children of k are 2k+1, 2k+2).
-  const splitFeature = new Int32Array(nTrees * nNodes);
-  const splitThreshold = new Float32Array(nTrees * nNodes);
-  const leafValue = new Float64Array(nTrees * nNodes);
-
-  const total = nTrees * nNodes;
-  const nodesTreeIds = new Array<number>(total);
-  const nodesNodeIds = new Array<number>(total);
-  const nodesFeatureIds = new Array<number>(total);
-  const nodesValues = new Float32Array(total);
-  const nodesModes = new Array<string>(total);
-  const nodesTrueIds = new Array<number>(total);
-  const nodesFalseIds = new Array<number>(total);
-  const nLeaves = nTrees * (nNodes - nInternal);
-  const classTreeIds = new Array<number>(2 * nLeaves);
-  const classNodeIds = new Array<number>(2 * nLeaves);
-  const classIds = new Array<number>(2 * nLeaves);
-  const classWeights = new Float32Array(2 * nLeaves);
-
-  let c = 0;
-  for (let t = 0; t < nTrees; t++) {
-    for (let k = 0; k < nNodes; k++) {
-      const i = t * nNodes + k;
-      nodesTreeIds[i] = t;
-      nodesNodeIds[i] = k;
-      if (k < nInternal) {
-        const f = Math.min(nFeatures - 1, Math.floor(rng() * nFeatures));
-        const th = Math.fround(uniform(rng, -0.9, 0.9));
-        splitFeature[i] = f;
-        splitThreshold[i] = th;
-        nodesFeatureIds[i] = f;
-        nodesValues[i] = th;
-        nodesModes[i] = 'BRANCH_LEQ';
-        nodesTrueIds[i] = 2 * k + 1;
-        nodesFalseIds[i] = 2 * k + 2;
-      } else {
-        const v = Math.round(uniform(rng, -leafRange, leafRange) / LEAF_QUANTUM) * LEAF_QUANTUM;
-        leafValue[i] = v;
-        nodesFeatureIds[i] = 0;
-        nodesValues[i] = 0;
-        nodesModes[i] = 'LEAF';
-        nodesTrueIds[i] = 0;
-        nodesFalseIds[i] = 0;
-        for (const [cls, wv] of [[0, -v], [1, v]] as const) {
-          classTreeIds[c] = t;
-          classNodeIds[c] = k;
-          classIds[c] = cls;
-          classWeights[c] = wv;
-          c++;
-        }
-      }
-    }
-  }
-
+  const forest = randomForest(nFeatures, nTrees, depth, seed);
   const features = featureNames(nFeatures);
   const bytes = encode('trees', features, {
     name: 'trees',
-    nodes: [
-      {
-        opType: 'TreeEnsembleClassifier',
-        domain: 'ai.onnx.ml',
-        name: 'trees',
-        inputs: [INPUT_NAME],
-        outputs: ['label', 'probabilities'],
-        attributes: [
-          attr.ints('classlabels_int64s', [0, 1]),
-          attr.ints('nodes_treeids', nodesTreeIds),
-          attr.ints('nodes_nodeids', nodesNodeIds),
-          attr.ints('nodes_featureids', nodesFeatureIds),
-          attr.floats('nodes_values', nodesValues),
-          attr.strings('nodes_modes', nodesModes),
-          attr.ints('nodes_truenodeids', nodesTrueIds),
-          attr.ints('nodes_falsenodeids', nodesFalseIds),
-          attr.ints('class_treeids', classTreeIds),
-          attr.ints('class_nodeids', classNodeIds),
-          attr.ints('class_ids', classIds),
-          attr.floats('class_weights', classWeights),
-          attr.string('post_transform', 'LOGISTIC'),
-        ],
-      },
-    ],
+    nodes: [treeEnsembleNode(forest.onnx)],
     inputs: [inputInfo(nFeatures)],
     outputs: [valueInfo('label', 'int64', [BATCH_DIM]), valueInfo('probabilities', 'float', [BATCH_DIM, 2])],
   }, true);
@@ -374,30 +292,149 @@ export function treeEnsemble(nFeatures: number, nTrees: number, depth: number, s
       probabilities: { type: 'float32', shape: [BATCH_DIM, 2] },
     },
     params: { nFeatures, nTrees, depth, seed },
-    reference(rows, n) {
-      checkRows(rows, n, nFeatures);
-      const label = new BigInt64Array(n);
-      const probabilities = new Float32Array(2 * n);
-      for (let r = 0; r < n; r++) {
-        const off = r * nFeatures;
-        let s = 0;
-        for (let t = 0; t < nTrees; t++) {
-          const base = t * nNodes;
-          let k = 0;
-          while (k < nInternal) {
-            const i = base + k;
-            // Both sides are float32 values, so the double comparison equals the float32 one.
-            k = (rows[off + (splitFeature[i] as number)] as number) <= (splitThreshold[i] as number) ? 2 * k + 1 : 2 * k + 2;
-          }
-          s += leafValue[base + k] as number;
-        }
-        label[r] = s > 0 ? 1n : 0n;
-        probabilities[2 * r] = sigmoid(-s);
-        probabilities[2 * r + 1] = sigmoid(s);
-      }
-      return { label, probabilities };
-    },
+    reference: (rows, n) => forestReference(forest.tables, rows, n),
   };
+}
+
+/** The reference's view of a forest, indexed [tree * nNodes + node] (BFS numbering: children of k are 2k+1, 2k+2). */
+interface ForestTables {
+  nFeatures: number;
+  nTrees: number;
+  nNodes: number;
+  nInternal: number;
+  splitFeature: Int32Array;
+  splitThreshold: Float32Array;
+  leafValue: Float64Array;
+}
+
+/** The attributes of ai.onnx.ml TreeEnsembleClassifier, one entry per node (and two per leaf for the class weights). */
+interface ForestAttributes {
+  nodesTreeIds: number[];
+  nodesNodeIds: number[];
+  nodesFeatureIds: number[];
+  nodesValues: Float32Array;
+  nodesModes: string[];
+  nodesTrueIds: number[];
+  nodesFalseIds: number[];
+  classTreeIds: number[];
+  classNodeIds: number[];
+  classIds: number[];
+  classWeights: Float32Array;
+}
+
+/** Draws the forest once, into both the reference tables and the ONNX attributes. */
+function randomForest(nFeatures: number, nTrees: number, depth: number, seed: number): { tables: ForestTables; onnx: ForestAttributes } {
+  const rng = mulberry32(seed);
+  const nInternal = (1 << depth) - 1;
+  const nNodes = (1 << (depth + 1)) - 1;
+  // Per-leaf spread chosen so the ensemble score s has a standard deviation of about 1.5.
+  const leafRange = (1.5 * Math.sqrt(3)) / Math.sqrt(nTrees);
+  const total = nTrees * nNodes;
+  const tables: ForestTables = {
+    nFeatures, nTrees, nNodes, nInternal,
+    splitFeature: new Int32Array(total),
+    splitThreshold: new Float32Array(total),
+    leafValue: new Float64Array(total),
+  };
+  const nLeaves = nTrees * (nNodes - nInternal);
+  const onnx: ForestAttributes = {
+    nodesTreeIds: new Array<number>(total),
+    nodesNodeIds: new Array<number>(total),
+    nodesFeatureIds: new Array<number>(total),
+    nodesValues: new Float32Array(total),
+    nodesModes: new Array<string>(total),
+    nodesTrueIds: new Array<number>(total),
+    nodesFalseIds: new Array<number>(total),
+    classTreeIds: new Array<number>(2 * nLeaves),
+    classNodeIds: new Array<number>(2 * nLeaves),
+    classIds: new Array<number>(2 * nLeaves),
+    classWeights: new Float32Array(2 * nLeaves),
+  };
+  let c = 0;
+  for (let t = 0; t < nTrees; t++) {
+    for (let k = 0; k < nNodes; k++) {
+      const i = t * nNodes + k;
+      onnx.nodesTreeIds[i] = t;
+      onnx.nodesNodeIds[i] = k;
+      if (k < nInternal) {
+        const f = Math.min(nFeatures - 1, Math.floor(rng() * nFeatures));
+        const th = Math.fround(uniform(rng, -0.9, 0.9));
+        tables.splitFeature[i] = f;
+        tables.splitThreshold[i] = th;
+        onnx.nodesFeatureIds[i] = f;
+        onnx.nodesValues[i] = th;
+        onnx.nodesModes[i] = 'BRANCH_LEQ';
+        onnx.nodesTrueIds[i] = 2 * k + 1;
+        onnx.nodesFalseIds[i] = 2 * k + 2;
+        continue;
+      }
+      const v = Math.round(uniform(rng, -leafRange, leafRange) / LEAF_QUANTUM) * LEAF_QUANTUM;
+      tables.leafValue[i] = v;
+      onnx.nodesFeatureIds[i] = 0;
+      onnx.nodesValues[i] = 0;
+      onnx.nodesModes[i] = 'LEAF';
+      onnx.nodesTrueIds[i] = 0;
+      onnx.nodesFalseIds[i] = 0;
+      for (const [cls, wv] of [[0, -v], [1, v]] as const) {
+        onnx.classTreeIds[c] = t;
+        onnx.classNodeIds[c] = k;
+        onnx.classIds[c] = cls;
+        onnx.classWeights[c] = wv;
+        c++;
+      }
+    }
+  }
+  return { tables, onnx };
+}
+
+function treeEnsembleNode(a: ForestAttributes): NodeSpec {
+  return {
+    opType: 'TreeEnsembleClassifier',
+    domain: 'ai.onnx.ml',
+    name: 'trees',
+    inputs: [INPUT_NAME],
+    outputs: ['label', 'probabilities'],
+    attributes: [
+      attr.ints('classlabels_int64s', [0, 1]),
+      attr.ints('nodes_treeids', a.nodesTreeIds),
+      attr.ints('nodes_nodeids', a.nodesNodeIds),
+      attr.ints('nodes_featureids', a.nodesFeatureIds),
+      attr.floats('nodes_values', a.nodesValues),
+      attr.strings('nodes_modes', a.nodesModes),
+      attr.ints('nodes_truenodeids', a.nodesTrueIds),
+      attr.ints('nodes_falsenodeids', a.nodesFalseIds),
+      attr.ints('class_treeids', a.classTreeIds),
+      attr.ints('class_nodeids', a.classNodeIds),
+      attr.ints('class_ids', a.classIds),
+      attr.floats('class_weights', a.classWeights),
+      attr.string('post_transform', 'LOGISTIC'),
+    ],
+  };
+}
+
+/** What onnxruntime should output for `n` rows: each tree walked to its leaf, the leaf weights summed. */
+function forestReference(f: ForestTables, rows: Float32Array, n: number): TreeOutputs {
+  checkRows(rows, n, f.nFeatures);
+  const label = new BigInt64Array(n);
+  const probabilities = new Float32Array(2 * n);
+  for (let r = 0; r < n; r++) {
+    const off = r * f.nFeatures;
+    let s = 0;
+    for (let t = 0; t < f.nTrees; t++) {
+      const base = t * f.nNodes;
+      let k = 0;
+      while (k < f.nInternal) {
+        const i = base + k;
+        // Both sides are float32 values, so the double comparison equals the float32 one.
+        k = (rows[off + (f.splitFeature[i] as number)] as number) <= (f.splitThreshold[i] as number) ? 2 * k + 1 : 2 * k + 2;
+      }
+      s += f.leafValue[base + k] as number;
+    }
+    label[r] = s > 0 ? 1n : 0n;
+    probabilities[2 * r] = sigmoid(-s);
+    probabilities[2 * r + 1] = sigmoid(s);
+  }
+  return { label, probabilities };
 }
 
 // ---------------------------------------------------------------------------
