@@ -13,23 +13,98 @@ import type { Stall } from './stalls.js';
  */
 export class ServiceMetrics {
   readonly registry = new Registry();
-  private readonly eventsIn: Counter<'topic'>;
-  private readonly predictions: Counter<'model'>;
-  private readonly deadLetters: Counter<'reason' | 'model'>;
-  private readonly batchSize: Histogram<'model'>;
-  private readonly scoringSeconds: Histogram<'model'>;
-  private readonly modelInfo: Gauge<'model' | 'version' | 'alias'>;
-  private readonly swaps: Counter<'model'>;
-  private readonly loadFailures: Counter<'model'>;
-  private readonly canaryShare: Gauge<'model' | 'alias'>;
-  private readonly shadowComparisons: Counter<'outcome' | 'model'>;
-  private readonly shadowDiff: Histogram<'model'>;
-  private readonly shadowFailures: Counter;
-  private readonly canaryFallbacks: Counter<'model'>;
-  private readonly endToEnd: Histogram<'model'>;
-  private readonly scored: Counter<'model' | 'version'>;
-  private readonly lag: Gauge<'topic' | 'partition'>;
-  private readonly stalledSeconds: Gauge<'topic' | 'partition'>;
+  private readonly registers = [this.registry];
+  private readonly eventsIn: Counter<'topic'> = new Counter({ name: 'kscore_events_in_total', help: 'Feature events read', labelNames: ['topic'], registers: this.registers });
+  private readonly predictions: Counter<'model'> = new Counter({ name: 'kscore_predictions_total', help: 'Predictions published and acknowledged, by model', labelNames: ['model'], registers: this.registers });
+  private readonly deadLetters: Counter<'reason' | 'model'> = new Counter({
+    name: 'kscore_dead_letters_total',
+    help: "Events sent to the dead-letter topic, by reason and model ('' for events that matched no route)",
+    labelNames: ['reason', 'model'],
+    registers: this.registers,
+  });
+  private readonly batchSize: Histogram<'model'> = new Histogram({
+    name: 'kscore_batch_size',
+    help: 'Rows per scoring call',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
+    labelNames: ['model'],
+    registers: this.registers,
+  });
+  private readonly scoringSeconds: Histogram<'model'> = new Histogram({
+    name: 'kscore_scoring_seconds',
+    help: 'Time of one scoring call (onnxruntime), in seconds',
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    labelNames: ['model'],
+    registers: this.registers,
+  });
+  private readonly modelInfo: Gauge<'model' | 'version' | 'alias'> = new Gauge({
+    name: 'kscore_model_info',
+    help: 'The model version serving (1) behind the alias',
+    labelNames: ['model', 'version', 'alias'],
+    registers: this.registers,
+  });
+  private readonly swaps: Counter<'model'> = new Counter({ name: 'kscore_model_swaps_total', help: 'Model versions switched in', labelNames: ['model'], registers: this.registers });
+  private readonly loadFailures: Counter<'model'> = new Counter({
+    name: 'kscore_model_load_failures_total',
+    help: 'Model versions that failed to load',
+    labelNames: ['model'],
+    registers: this.registers,
+  });
+  private readonly canaryShare: Gauge<'model' | 'alias'> = new Gauge({
+    name: 'kscore_canary_share',
+    help: 'Share of event keys routed to the canary alias (0 to 1)',
+    labelNames: ['model', 'alias'],
+    registers: this.registers,
+  });
+  private readonly shadowComparisons: Counter<'outcome' | 'model'> = new Counter({
+    name: 'kscore_shadow_comparisons_total',
+    help: 'Events scored by both the primary and the shadow version, by whether they agreed',
+    labelNames: ['outcome', 'model'],
+    registers: this.registers,
+  });
+  private readonly shadowDiff: Histogram<'model'> = new Histogram({
+    name: 'kscore_shadow_score_difference',
+    help: 'Absolute difference between the primary and the shadow score of an event',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1],
+    labelNames: ['model'],
+    registers: this.registers,
+  });
+  private readonly shadowFailures: Counter = new Counter({
+    name: 'kscore_shadow_write_failures_total',
+    help: 'Shadow predictions not written (the shadow topic refused them, or shadow sends backed up); primary output is not affected',
+    labelNames: ['model'],
+    registers: this.registers,
+  });
+  private readonly canaryFallbacks: Counter<'model'> = new Counter({
+    name: 'kscore_canary_fallbacks_total',
+    help: 'Events routed to the canary that it could not score (a feature it needs is missing) and the primary scored instead',
+    labelNames: ['model'],
+    registers: this.registers,
+  });
+  private readonly endToEnd: Histogram<'model'> = new Histogram({
+    name: 'kscore_end_to_end_seconds',
+    help: "From an event's timestamp to its prediction's acknowledgement by the broker, in seconds",
+    buckets: [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    labelNames: ['model'],
+    registers: this.registers,
+  });
+  private readonly scored: Counter<'model' | 'version'> = new Counter({
+    name: 'kscore_events_scored_total',
+    help: 'Events scored, by model version (primary, canary and shadow)',
+    labelNames: ['model', 'version'],
+    registers: this.registers,
+  });
+  private readonly lag: Gauge<'topic' | 'partition'> = new Gauge({
+    name: 'kscore_consumer_lag',
+    help: "Log-end offset minus the consumer group's committed offset, per partition",
+    labelNames: ['topic', 'partition'],
+    registers: this.registers,
+  });
+  private readonly stalledSeconds: Gauge<'topic' | 'partition'> = new Gauge({
+    name: 'kscore_partition_stalled_seconds',
+    help: 'How long a partition with lag has not advanced (0 while it advances or has no lag), once over KSCORE_STALL_AFTER_MS',
+    labelNames: ['topic', 'partition'],
+    registers: this.registers,
+  });
   private readonly drift = new Map<LiveModel, DriftWindow>();
   /** The kscore_model_info and kscore_canary_share series each model's plan set last. */
   private readonly aliasSeries = new Map<string, { info: Record<'model' | 'version' | 'alias', string>[]; share: Record<'model' | 'alias', string>[] }>();
@@ -40,38 +115,12 @@ export class ServiceMetrics {
     /** The models the service scores: their labelled series exist from the start. */
     modelNames: readonly string[] = [],
   ) {
-    const registers = [this.registry];
-    this.endToEnd = new Histogram({
-      name: 'kscore_end_to_end_seconds',
-      help: "From an event's timestamp to its prediction's acknowledgement by the broker, in seconds",
-      buckets: [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      labelNames: ['model'],
-      registers,
-    });
-    this.scored = new Counter({
-      name: 'kscore_events_scored_total',
-      help: 'Events scored, by model version (primary, canary and shadow)',
-      labelNames: ['model', 'version'],
-      registers,
-    });
-    this.lag = new Gauge({
-      name: 'kscore_consumer_lag',
-      help: "Log-end offset minus the consumer group's committed offset, per partition",
-      labelNames: ['topic', 'partition'],
-      registers,
-    });
-    this.stalledSeconds = new Gauge({
-      name: 'kscore_partition_stalled_seconds',
-      help: 'How long a partition with lag has not advanced (0 while it advances or has no lag), once over KSCORE_STALL_AFTER_MS',
-      labelNames: ['topic', 'partition'],
-      registers,
-    });
     const drift = this.drift;
     new Gauge({
       name: 'kscore_feature_drift_psi',
       help: 'Population stability index of recent inputs against the training baseline of the live version, per feature',
       labelNames: ['model', 'version', 'feature'],
-      registers,
+      registers: this.registers,
       collect() {
         this.reset();
         for (const [live, window] of drift) {
@@ -81,78 +130,12 @@ export class ServiceMetrics {
     });
     // Node.js' own process metrics under their usual names, so stock Node.js dashboards work.
     collectDefaultMetrics({ register: this.registry });
-    this.eventsIn = new Counter({ name: 'kscore_events_in_total', help: 'Feature events read', labelNames: ['topic'], registers });
-    this.predictions = new Counter({ name: 'kscore_predictions_total', help: 'Predictions published and acknowledged, by model', labelNames: ['model'], registers });
-    this.deadLetters = new Counter({
-      name: 'kscore_dead_letters_total',
-      help: "Events sent to the dead-letter topic, by reason and model ('' for events that matched no route)",
-      labelNames: ['reason', 'model'],
-      registers,
-    });
     // Labelled series exist from the start, so a scraper sees their first increase.
     for (const topic of typeof featuresTopics === 'string' ? [featuresTopics] : (featuresTopics ?? [])) this.eventsIn.inc({ topic }, 0);
     for (const model of modelNames) {
       this.predictions.inc({ model }, 0);
       for (const reason of POISON_REASONS) this.deadLetters.inc({ reason, model }, 0);
     }
-    this.batchSize = new Histogram({
-      name: 'kscore_batch_size',
-      help: 'Rows per scoring call',
-      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
-      labelNames: ['model'],
-      registers,
-    });
-    this.scoringSeconds = new Histogram({
-      name: 'kscore_scoring_seconds',
-      help: 'Time of one scoring call (onnxruntime), in seconds',
-      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
-      labelNames: ['model'],
-      registers,
-    });
-    this.modelInfo = new Gauge({
-      name: 'kscore_model_info',
-      help: 'The model version serving (1) behind the alias',
-      labelNames: ['model', 'version', 'alias'],
-      registers,
-    });
-    this.swaps = new Counter({ name: 'kscore_model_swaps_total', help: 'Model versions switched in', labelNames: ['model'], registers });
-    this.canaryShare = new Gauge({
-      name: 'kscore_canary_share',
-      help: 'Share of event keys routed to the canary alias (0 to 1)',
-      labelNames: ['model', 'alias'],
-      registers,
-    });
-    this.shadowComparisons = new Counter({
-      name: 'kscore_shadow_comparisons_total',
-      help: 'Events scored by both the primary and the shadow version, by whether they agreed',
-      labelNames: ['outcome', 'model'],
-      registers,
-    });
-    this.shadowDiff = new Histogram({
-      name: 'kscore_shadow_score_difference',
-      help: 'Absolute difference between the primary and the shadow score of an event',
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1],
-      labelNames: ['model'],
-      registers,
-    });
-    this.shadowFailures = new Counter({
-      name: 'kscore_shadow_write_failures_total',
-      help: 'Shadow predictions not written (the shadow topic refused them, or shadow sends backed up); primary output is not affected',
-      labelNames: ['model'],
-      registers,
-    });
-    this.canaryFallbacks = new Counter({
-      name: 'kscore_canary_fallbacks_total',
-      help: 'Events routed to the canary that it could not score (a feature it needs is missing) and the primary scored instead',
-      labelNames: ['model'],
-      registers,
-    });
-    this.loadFailures = new Counter({
-      name: 'kscore_model_load_failures_total',
-      help: 'Model versions that failed to load',
-      labelNames: ['model'],
-      registers,
-    });
     // Each model's histograms (and its fallback counter) exist from the start, all zero, as an
     // unlabelled one would: a scraper (or the dashboard) then has a first reading to compare with.
     for (const model of modelNames) {

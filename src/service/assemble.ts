@@ -17,7 +17,7 @@ import { observeAll } from '../pipeline/observers.js';
 import { ScoringPipeline } from '../pipeline/pipeline.js';
 import { KafkaSink } from '../producer/kafka-sink.js';
 import { TransactionBatcher } from '../producer/transactions.js';
-import { connectRedis, contractsFor, modelStoreFor } from '../registry/index.js';
+import { connectRedis, contractsFor, modelStoreFor, type ModelStore } from '../registry/index.js';
 import { ReplayJobs } from '../replay/index.js';
 import { topicAllowList } from '../replay/jobs.js';
 import { ScheduleMetrics, scheduleStoreFor, schedulerFor, schedulesFor } from '../schedule/index.js';
@@ -57,34 +57,13 @@ export async function assemble(config: Config, log: Logger, hooks: ServiceHooks)
     // A routing table's predictions are JSON (loadConfig refuses a schema format with it), so one encoder serves every topic.
     sink = await kafkaSink(config, log, conns.kafka, await predictionEncoderFor(config, schemas, config.predictionsTopic), metrics);
     const store = modelStoreFor(conns.redis, config);
-    const managers = table.models.map(
-      (m) =>
-        new ModelManager(
-          store,
-          m.name,
-          { primary: m.alias, shadow: m.shadowAlias },
-          (artifact) => OnnxScorer.load(artifact.bytes, artifact.meta, { intraOpThreads: config.intraOpThreads }),
-          log.child({ component: 'models', model: m.name }),
-          metrics.models,
-        ),
-    );
-    const models = new ModelSet(managers as [ModelManager, ...ModelManager[]]);
+    const models = modelsFor(config, table, store, log, metrics);
     const observer = observeAll(metrics.pipeline, eventLog(log.child({ component: 'events' })));
     // Without a routing table the one model's outcomes go to the sink's own topics, as always.
     const scoredBy = config.routes === undefined ? models.managers[0] : routerOf(table, models);
     const pipeline = new ScoringPipeline(scoredBy, eventDecoderFor(config, schemas), sink, config, observer);
     const topics = sourceTopics(table);
-    const consumer = new OnlineConsumer(
-      conns.kafka.groupConsumer(groupOptionsFrom(config, { topics })),
-      {
-        commitIntervalMs: config.commitIntervalMs,
-        window: config.maxInFlightBatches,
-        revokeWaitMs: Math.floor(config.sessionTimeoutMs / 2),
-        commits: config.delivery !== 'exactly-once',
-      },
-      log.child({ component: 'consumer', topic: topics.length === 1 ? topics[0] : topics }),
-      (err) => hooks.fail(err),
-    );
+    const consumer = consumerFor(config, conns.kafka, topics, log, hooks);
     const lag = new LagMonitor(conns.admin, config.groupId, topics, (l, s) => metrics.setLag(l, s), log.child({ component: 'lag' }), config.stallAfterMs);
     const replays = await ReplayJobs.create(config, log, { register: metrics.registry, redis: conns.redis });
     const allowTopic = topicAllowList(config.replayAllowedTopics);
@@ -93,19 +72,7 @@ export async function assemble(config: Config, log: Logger, hooks: ServiceHooks)
     const scheduler = config.scheduleEnabled
       ? schedulerFor(config, { store: scheduleStore, replays, metrics: new ScheduleMetrics(metrics.registry), log, allowTopic })
       : undefined;
-    const http = await buildHttpServer({
-      readiness: () => hooks.readiness(),
-      health: () => hooks.health(),
-      metrics: metrics.registry,
-      logger: log,
-      admin: { store, tokens: config.apiTokens, maxUploadBytes: config.maxUploadBytes, contracts: contractsFor(config, schemas) },
-      plugins: [
-        dashboardRoutes(),
-        replayRoutes({ jobs: replays, outputDir: config.replayOutputDir, allowTopic }),
-        scheduleRoutes(schedulesFor(scheduleStore, store, config, allowTopic)),
-        inferenceRoutes({ models: store, aliasOf: (name) => table.models.find((m) => m.name === name)?.alias ?? config.modelAlias }),
-      ],
-    });
+    const http = await httpFor(config, { table, hooks, metrics, store, replays, allowTopic, scheduleStore, schemas, log });
     return { config, log, ...conns, store, lag, replays, scheduler, sink, models, pipeline, consumer, metrics, http };
   } catch (err) {
     await sink?.close().catch(() => undefined);
@@ -114,6 +81,66 @@ export async function assemble(config: Config, log: Logger, hooks: ServiceHooks)
     conns.subscriber.disconnect();
     throw err;
   }
+}
+
+/** One model manager per model of the table, as one set. */
+function modelsFor(config: Config, table: RouteTable, store: ModelStore, log: Logger, metrics: ServiceMetrics): ModelSet {
+  const managers = table.models.map(
+    (m) =>
+      new ModelManager(
+        store,
+        m.name,
+        { primary: m.alias, shadow: m.shadowAlias },
+        (artifact) => OnnxScorer.load(artifact.bytes, artifact.meta, { intraOpThreads: config.intraOpThreads }),
+        log.child({ component: 'models', model: m.name }),
+        metrics.models,
+      ),
+  );
+  return new ModelSet(managers as [ModelManager, ...ModelManager[]]);
+}
+
+/** The group consumer of every source topic; it commits itself unless each batch's transaction does. */
+function consumerFor(config: Config, kafka: KafkaClient, topics: string[], log: Logger, hooks: ServiceHooks): OnlineConsumer {
+  return new OnlineConsumer(
+    kafka.groupConsumer(groupOptionsFrom(config, { topics })),
+    {
+      commitIntervalMs: config.commitIntervalMs,
+      window: config.maxInFlightBatches,
+      revokeWaitMs: Math.floor(config.sessionTimeoutMs / 2),
+      commits: config.delivery !== 'exactly-once',
+    },
+    log.child({ component: 'consumer', topic: topics.length === 1 ? topics[0] : topics }),
+    (err) => hooks.fail(err),
+  );
+}
+
+interface HttpParts {
+  table: RouteTable;
+  hooks: ServiceHooks;
+  metrics: ServiceMetrics;
+  store: ModelStore;
+  replays: ReplayJobs;
+  allowTopic: ReturnType<typeof topicAllowList>;
+  scheduleStore: ReturnType<typeof scheduleStoreFor>;
+  schemas: ReturnType<typeof confluentSchemaSource>;
+  log: Logger;
+}
+
+/** The HTTP server: health, metrics, the admin API, and the dashboard, replay, schedule and inference routes. */
+async function httpFor(config: Config, p: HttpParts): Promise<ServiceParts['http']> {
+  return buildHttpServer({
+    readiness: () => p.hooks.readiness(),
+    health: () => p.hooks.health(),
+    metrics: p.metrics.registry,
+    logger: p.log,
+    admin: { store: p.store, tokens: config.apiTokens, maxUploadBytes: config.maxUploadBytes, contracts: contractsFor(config, p.schemas) },
+    plugins: [
+      dashboardRoutes(),
+      replayRoutes({ jobs: p.replays, outputDir: config.replayOutputDir, allowTopic: p.allowTopic }),
+      scheduleRoutes(schedulesFor(p.scheduleStore, p.store, config, p.allowTopic)),
+      inferenceRoutes({ models: p.store, aliasOf: (name) => p.table.models.find((m) => m.name === name)?.alias ?? config.modelAlias }),
+    ],
+  });
 }
 
 async function connect(config: Config, log: Logger): Promise<Connections> {

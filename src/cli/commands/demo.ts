@@ -2,7 +2,8 @@ import { connectRedis } from '../../registry/index.js';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { confluentSchemaSource } from '../../codec/index.js';
-import { createKafkaClient, kafkaConnection } from '../../kafka/index.js';
+import type { Config } from '../../config/index.js';
+import { createKafkaClient, kafkaConnection, type KafkaClient } from '../../kafka/index.js';
 import { LoadGenerator } from '../../producer/load-generator.js';
 import { ScoringService } from '../../service/service.js';
 import { connectionFlags, connectionOverrides, makeContext } from '../context.js';
@@ -35,7 +36,6 @@ export async function demoCommand(argv: string[]): Promise<void> {
     logLevel: values['log-level'] === undefined ? 'warn' : (values['log-level'] as 'info'),
   });
   const { config, log } = ctx;
-  const say = (s: string): boolean => process.stdout.write(`${s}\n`);
 
   const redis = connectRedis(config, log);
   await redis.connect();
@@ -50,23 +50,45 @@ export async function demoCommand(argv: string[]): Promise<void> {
   const kafka = await createKafkaClient(kafkaConnection(config, 'demo'), log);
   const admin = await kafka.admin();
   await admin.ensureTopics([config.featuresTopic], config.topicPartitions);
+  const sent = await stream(kafka, config, { seconds: Number(values.seconds), rate: Number(values.rate), format: values.format === 'avro' ? 'avro' : 'json' });
+  const out = await readBack(kafka, config, sent, run);
+  say('4. sample predictions:');
+  for (const s of out.samples) say(s);
+  say(`5. ${sent} events in: ${out.predictions} predictions, ${out.dead} dead-lettered (${[...out.reasons].map(([r, n]) => `${r}: ${n}`).join(', ')})`);
+  await service.close();
+  await admin.deleteTopics([config.featuresTopic, config.predictionsTopic, config.deadLetterTopic]).catch(() => undefined);
+  await admin.close();
+  if (out.predictions + out.dead < sent) {
+    process.exitCode = 1;
+    say(`FAILED: ${sent - out.predictions - out.dead} events were neither scored nor dead-lettered`);
+  } else {
+    say('demo complete.');
+  }
+}
+
+function say(s: string): void {
+  process.stdout.write(`${s}\n`);
+}
+
+/** Streams synthetic events (every 50th malformed) at `rate` for `seconds`; how many were sent. */
+async function stream(kafka: KafkaClient, config: Config, o: { seconds: number; rate: number; format: 'json' | 'avro' }): Promise<number> {
   const producer = await kafka.producer({ idempotent: false });
-  const seconds = Number(values.seconds);
-  const rate = Number(values.rate);
-  const format = values.format === 'avro' ? 'avro' : 'json';
-  say(`3. streaming ${rate} ${format} events/s for ${seconds} s (every 50th malformed, to show the dead-letter topic)`);
+  say(`3. streaming ${o.rate} ${o.format} events/s for ${o.seconds} s (every 50th malformed, to show the dead-letter topic)`);
   const gen = new LoadGenerator(producer, confluentSchemaSource(config), {
     topic: config.featuresTopic,
-    rate,
-    durationMs: seconds * 1000,
-    format,
+    rate: o.rate,
+    durationMs: o.seconds * 1000,
+    format: o.format,
     features: Array.from({ length: 32 }, (_, i) => `f${i}`),
     badEvery: 50,
   });
   const { sent } = await gen.run();
   await producer.close();
+  return sent;
+}
 
-  // Read back what the service wrote.
+/** Reads back what the service wrote for `sent` events: predictions (a few samples) and dead letters by reason. */
+async function readBack(kafka: KafkaClient, config: Config, sent: number, run: string): Promise<{ predictions: number; dead: number; samples: string[]; reasons: Map<string, number> }> {
   let predictions = 0;
   let dead = 0;
   const samples: string[] = [];
@@ -82,16 +104,5 @@ export async function demoCommand(argv: string[]): Promise<void> {
     }
     return predictions + dead >= sent;
   });
-  say('4. sample predictions:');
-  for (const s of samples) say(s);
-  say(`5. ${sent} events in: ${predictions} predictions, ${dead} dead-lettered (${[...reasons].map(([r, n]) => `${r}: ${n}`).join(', ')})`);
-  await service.close();
-  await admin.deleteTopics([config.featuresTopic, config.predictionsTopic, config.deadLetterTopic]).catch(() => undefined);
-  await admin.close();
-  if (predictions + dead < sent) {
-    process.exitCode = 1;
-    say(`FAILED: ${sent - predictions - dead} events were neither scored nor dead-lettered`);
-  } else {
-    say('demo complete.');
-  }
+  return { predictions, dead, samples, reasons };
 }

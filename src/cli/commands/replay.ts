@@ -122,31 +122,10 @@ async function paramsFrom(v: Values): Promise<ReplayParamsInput> {
   if (v.params !== undefined) {
     return (await readParamsJson(v.params)) as ReplayParamsInput;
   }
-  const int = (name: string, s: string | undefined): number | undefined => {
-    if (s === undefined) return undefined;
-    if (!/^\d+$/.test(s)) throw new UsageError(`--${name} must be a whole number`);
-    return Number(s);
-  };
-  const num = (name: string, s: string | undefined): number | undefined => {
-    if (s === undefined) return undefined;
-    const n = Number(s);
-    if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number`);
-    return n;
-  };
-  const edge = (offset: string | undefined, time: string | undefined, which: string): ReplayParamsInput['from'] => {
-    if (offset !== undefined && time !== undefined) throw new UsageError(`give --${which}-offset or --${which}-time, not both`);
-    if (offset !== undefined) return parseOffsetSpec(offset);
-    if (time !== undefined) return { time };
-    return undefined;
-  };
-  if (v['output-file'] !== undefined && (v['output-topic'] !== undefined || v['dead-letter-topic'] !== undefined || v['into-live-topic'] === true)) {
-    throw new UsageError('give --output-file or --output-topic/--dead-letter-topic/--into-live-topic, not both');
-  }
-  const live = v['into-live-topic'] === true;
-  const format = v.format;
-  if (format !== undefined && format !== 'jsonl' && format !== 'parquet') throw new UsageError('--format must be jsonl or parquet');
   const compareRef = v.compare !== undefined || v['compare-alias'] !== undefined;
-  const params: ReplayParamsInput = {
+  if (!compareRef && (v['label-field'] !== undefined || v.report !== undefined)) throw new UsageError('--label-field and --report go with --compare');
+  const output = outputFrom(v);
+  return {
     source: {
       ...(v.topic === undefined ? {} : { topic: v.topic }),
       deadLetters: v['from-dead-letters'] === true,
@@ -155,26 +134,8 @@ async function paramsFrom(v: Values): Promise<ReplayParamsInput> {
     from: edge(v['from-offset'], v['from-time'], 'from'),
     to: edge(v['to-offset'], v['to-time'], 'to'),
     model: { ...(v.model === undefined ? {} : { name: v.model }), ...(v.version === undefined ? {} : { version: v.version }), ...(v.alias === undefined ? {} : { alias: v.alias }) },
-    ...(v['output-file'] !== undefined
-      ? { output: { kind: 'file' as const, path: v['output-file'], format: format ?? 'jsonl' } }
-      : v['output-topic'] !== undefined || v['dead-letter-topic'] !== undefined || live
-        ? { output: { kind: 'topic' as const, topic: v['output-topic'], deadLetterTopic: v['dead-letter-topic'], ...(live ? { live } : {}) } }
-        : {}),
-    ...(compareRef
-      ? {
-          compare: {
-            model: {
-              ...(v['compare-model'] === undefined ? {} : { name: v['compare-model'] }),
-              ...(v.compare === undefined ? {} : { version: v.compare }),
-              ...(v['compare-alias'] === undefined ? {} : { alias: v['compare-alias'] }),
-            },
-            ...(v['label-field'] === undefined ? {} : { labelField: v['label-field'] }),
-            ...(v.task === undefined ? {} : { task: v.task as 'auto' }),
-            ...(v.threshold === undefined ? {} : { threshold: num('threshold', v.threshold) }),
-            ...(v.tolerance === undefined ? {} : { tolerance: num('tolerance', v.tolerance) }),
-          },
-        }
-      : {}),
+    ...(output === undefined ? {} : { output }),
+    ...(compareRef ? { compare: compareFrom(v) } : {}),
     tuning: {
       ...(v.threads === undefined ? {} : { threads: int('threads', v.threads) }),
       ...(v['batch-size'] === undefined ? {} : { maxBatchSize: int('batch-size', v['batch-size']) }),
@@ -183,8 +144,52 @@ async function paramsFrom(v: Values): Promise<ReplayParamsInput> {
       ...(v['in-flight'] === undefined ? {} : { inFlight: int('in-flight', v['in-flight']) }),
     },
   };
-  if (!compareRef && (v['label-field'] !== undefined || v.report !== undefined)) throw new UsageError('--label-field and --report go with --compare');
-  return params;
+}
+
+function int(name: string, s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  if (!/^\d+$/.test(s)) throw new UsageError(`--${name} must be a whole number`);
+  return Number(s);
+}
+
+function num(name: string, s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number`);
+  return n;
+}
+
+/** One end of the range: an offset spec or a time, not both. */
+function edge(offset: string | undefined, time: string | undefined, which: string): ReplayParamsInput['from'] {
+  if (offset !== undefined && time !== undefined) throw new UsageError(`give --${which}-offset or --${which}-time, not both`);
+  if (offset !== undefined) return parseOffsetSpec(offset);
+  if (time !== undefined) return { time };
+  return undefined;
+}
+
+/** A file output, a topic output, or none (the backfill topics). */
+function outputFrom(v: Values): ReplayParamsInput['output'] {
+  const live = v['into-live-topic'] === true;
+  const toTopic = v['output-topic'] !== undefined || v['dead-letter-topic'] !== undefined || live;
+  if (v['output-file'] !== undefined && toTopic) throw new UsageError('give --output-file or --output-topic/--dead-letter-topic/--into-live-topic, not both');
+  const format = v.format;
+  if (format !== undefined && format !== 'jsonl' && format !== 'parquet') throw new UsageError('--format must be jsonl or parquet');
+  if (v['output-file'] !== undefined) return { kind: 'file' as const, path: v['output-file'], format: format ?? 'jsonl' };
+  return toTopic ? { kind: 'topic' as const, topic: v['output-topic'], deadLetterTopic: v['dead-letter-topic'], ...(live ? { live } : {}) } : undefined;
+}
+
+function compareFrom(v: Values): NonNullable<ReplayParamsInput['compare']> {
+  return {
+    model: {
+      ...(v['compare-model'] === undefined ? {} : { name: v['compare-model'] }),
+      ...(v.compare === undefined ? {} : { version: v.compare }),
+      ...(v['compare-alias'] === undefined ? {} : { alias: v['compare-alias'] }),
+    },
+    ...(v['label-field'] === undefined ? {} : { labelField: v['label-field'] }),
+    ...(v.task === undefined ? {} : { task: v.task as 'auto' }),
+    ...(v.threshold === undefined ? {} : { threshold: num('threshold', v.threshold) }),
+    ...(v.tolerance === undefined ? {} : { tolerance: num('tolerance', v.tolerance) }),
+  };
 }
 
 /**
