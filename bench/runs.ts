@@ -126,11 +126,11 @@ export interface ServiceRun {
 let portSeed = 28_000 + Math.floor(Math.random() * 1000);
 
 /** `kscore serve` on `input` with the model registered as `modelName`, on `client`, with extra settings. */
-export async function startService(input: string, modelName: string, name: string, client: KafkaClientName, format: 'json' | 'avro', env: Record<string, string> = {}): Promise<ServiceRun> {
+export async function startService(input: string, modelName: string, name: string, client: KafkaClientName, format: 'json' | 'avro', env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServiceRun> {
   const output = topic(`${name}-out`);
   await ensureTopics(kafka, [output, `${output}.dlq`], PARTITIONS);
   const port = portSeed++;
-  const proc = child(process.execPath, [`${repo}/bin/kscore.js`, 'serve'], {
+  const proc = child(process.execPath, [...nodeArgs, `${repo}/bin/kscore.js`, 'serve'], {
     KAFKA_BROKERS: base.kafkaBrokers.join(','),
     REDIS_URL: base.redisUrl,
     SCHEMA_REGISTRY_URL: base.schemaRegistryUrl,
@@ -168,8 +168,8 @@ export async function rss(port: number): Promise<number> {
 }
 
 /** Drains a preloaded topic through the service: events/s, and the service's RSS at the end. */
-export async function serviceThroughput(input: string, modelName: string, name: string, client: KafkaClientName, format: 'json' | 'avro', count: number, env: Record<string, string> = {}): Promise<Drained & { rssMiB: number }> {
-  const svc = await startService(input, modelName, name, client, format, env);
+export async function serviceThroughput(input: string, modelName: string, name: string, client: KafkaClientName, format: 'json' | 'avro', count: number, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Drained & { rssMiB: number }> {
+  const svc = await startService(input, modelName, name, client, format, env, nodeArgs);
   try {
     const r = await drain(svc.output, count);
     return { ...r, rssMiB: await rss(svc.port) };
@@ -191,6 +191,8 @@ export interface Latency extends ReturnType<typeof summarize> {
   /** The same events' one hop, produce to the probe's read of the event (the floor of the two hops measured). */
   hop: ReturnType<typeof summarize>;
   rssMiB: number;
+  /** The rate the load reached (it aims at the nominal one). */
+  sentPerSecond: number;
 }
 
 /** The pass-through copy (bench/passthrough.ts) on `client`, once its group has its partitions. */
@@ -231,8 +233,9 @@ export async function latencyAt(client: KafkaClientName, rate: number, seconds: 
     const probe = await startLatencyProbe(kafka.kafka, input, svc.output, `bench-${run}-reader-${name}`);
     await sleep(2000);
     const producer = await kafka.producer({ idempotent: false });
-    const { sent } = await new LoadGenerator(producer, schemas, {
-      topic: input, rate, durationMs: seconds * 1000, format: 'json', features, maxBatch: Math.max(1, Math.ceil(rate / 500)),
+    // Up to 10 ms of events per send: one awaited send at a time must keep up with the rate.
+    const { sent, elapsedMs } = await new LoadGenerator(producer, schemas, {
+      topic: input, rate, durationMs: seconds * 1000, format: 'json', features, maxBatch: Math.max(1, Math.ceil(rate / 100)),
     }).run();
     await producer.close();
     const deadline = Date.now() + 60_000;
@@ -251,7 +254,7 @@ export async function latencyAt(client: KafkaClientName, rate: number, seconds: 
       if (a !== undefined && p !== undefined) latencies.push(a - p);
       if (s !== undefined && p !== undefined) hops.push(s - p);
     }
-    return { ...summarize(latencies), hop: summarize(hops), rssMiB: mem };
+    return { ...summarize(latencies), hop: summarize(hops), rssMiB: mem, sentPerSecond: sent / (elapsedMs / 1000) };
   } finally {
     await stop(svc.proc);
   }

@@ -143,10 +143,11 @@ pass-through copy: the same client's consumer and producer with no decoding or s
 latency of two hops through this broker with nothing between them. A separate consumer takes each
 output's arrival time minus its event's produce timestamp (the first 2 s left out); it also reads the
 events themselves, and "one hop" is the p99 of an event's own arrival there (produce to consume).
+"sent/s" is the rate the load reached.
 
-| client | events/s | run | events | p50 ms | p99 ms | p99.9 ms | one hop p99 ms | RSS MiB |
-| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |
-${latency.map((l) => `| ${l.client} | ${l.rate.toLocaleString('en')} | ${l.run} | ${l.n} | ${ms(l.p50)} | ${ms(l.p99)} | ${ms(l.p999)} | ${ms(l.hop.p99)} | ${Number.isFinite(l.rssMiB) ? l.rssMiB.toFixed(0) : ''} |`).join('\n')}
+| client | events/s | sent/s | run | events | p50 ms | p99 ms | p99.9 ms | one hop p99 ms | RSS MiB |
+| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |
+${latency.map((l) => `| ${l.client} | ${l.rate.toLocaleString('en')} | ${Math.round(l.sentPerSecond).toLocaleString('en')} | ${l.run} | ${l.n} | ${ms(l.p50)} | ${ms(l.p99)} | ${ms(l.p999)} | ${ms(l.hop.p99)} | ${Number.isFinite(l.rssMiB) ? l.rssMiB.toFixed(0) : ''} |`).join('\n')}
 
 ## Targets
 
