@@ -85,14 +85,21 @@ export async function stop(p: ChildProcess): Promise<void> {
 
 /** The pass-through copy of a preloaded topic through the service's own consumer and producer (`client`). */
 export async function passThrough(client: KafkaClientName, input: string, name: string, count: number): Promise<Drained> {
-  const out = topic(`${name}-out`);
-  await ensureTopics(kafka, [out], PARTITIONS);
-  const p = child(process.execPath, ['--import', 'tsx', `${repo}/bench/passthrough.ts`, base.kafkaBrokers.join(','), input, out, `bench-${run}-${name}`], { KSCORE_KAFKA_CLIENT: client });
+  const p = await spawnPassThrough(client, input, name);
   try {
-    return await drain(out, count);
+    return await drain(p.output, count);
   } finally {
-    await stop(p);
+    await stop(p.proc);
   }
+}
+
+/** bench/passthrough.ts on `client`, copying `input` to a new topic, in group `bench-<run>-<name>`. */
+async function spawnPassThrough(client: KafkaClientName, input: string, name: string): Promise<{ proc: ChildProcess; output: string; group: string }> {
+  const output = topic(`${name}-out`);
+  await ensureTopics(kafka, [output], PARTITIONS);
+  const group = `bench-${run}-${name}`;
+  const proc = child(process.execPath, ['--import', 'tsx', `${repo}/bench/passthrough.ts`, base.kafkaBrokers.join(','), input, output, group], { KSCORE_KAFKA_CLIENT: client });
+  return { proc, output, group };
 }
 
 /** The Python with confluent-kafka from PyPI (its wheel bundles librdkafka), made once by scripts/python-env. */
@@ -197,10 +204,7 @@ export interface Latency extends ReturnType<typeof summarize> {
 
 /** The pass-through copy (bench/passthrough.ts) on `client`, once its group has its partitions. */
 async function startPassThrough(client: KafkaClientName, input: string, name: string): Promise<ServiceRun> {
-  const output = topic(`${name}-out`);
-  await ensureTopics(kafka, [output], PARTITIONS);
-  const group = `bench-${run}-${name}`;
-  const proc = child(process.execPath, ['--import', 'tsx', `${repo}/bench/passthrough.ts`, base.kafkaBrokers.join(','), input, output, group], { KSCORE_KAFKA_CLIENT: client });
+  const { proc, output, group } = await spawnPassThrough(client, input, name);
   const admin = kafka.kafka.admin();
   await admin.connect();
   try {

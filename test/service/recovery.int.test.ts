@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config/index.js';
 import { logistic } from '../../src/modelgen/models.js';
 import { HEADERS } from '../../src/producer/provenance.js';
 import { RedisModelStore, registerModel } from '../../src/registry/index.js';
@@ -17,10 +17,9 @@ async function readyz(port: number): Promise<{ status: number; body: { ready: bo
 }
 
 /** Counts reads of a model's aliases hash (`<prefix>model:<name>:aliases`) from now on, as Redis MONITOR reports them. */
-async function countAliasReads(url: string, prefix: string, model: string): Promise<{ count: () => number; stop: () => Promise<void> }> {
-  const key = `${prefix}model:${model}:aliases`;
-  const redis = new Redis(url);
-  redis.on('error', () => undefined);
+async function countAliasReads(config: Config): Promise<{ count: () => number; stop: () => Promise<void> }> {
+  const key = `${config.redisKeyPrefix}model:${config.modelName}:aliases`;
+  const redis = redisFor(config);
   const monitor = await redis.monitor();
   let reads = 0;
   monitor.on('monitor', (_time: string, args: string[]) => {
@@ -106,7 +105,7 @@ describe('crashes and failures', () => {
     expect(notReady.body.checks['model']?.detail).toMatch(/onnxruntime cannot load the model/);
 
     // Still alive five refreshes later (each reads the model's aliases; Redis MONITOR counts them): no crash loop.
-    const refreshes = await countAliasReads(config.redisUrl, config.redisKeyPrefix, config.modelName);
+    const refreshes = await countAliasReads(config);
     cleanups.push(refreshes.stop);
     await eventually(() => (refreshes.count() >= 5 ? true : undefined), 30_000, 'five more model refreshes');
     expect(child.proc.exitCode).toBeNull();
