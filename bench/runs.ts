@@ -153,7 +153,9 @@ export async function startService(input: string, modelName: string, name: strin
     KSCORE_OUTPUT_FORMAT: format,
     KSCORE_HTTP_PORT: String(port),
     KSCORE_LOG_LEVEL: 'warn',
+    // The image's runtime environment (Dockerfile), so the figures are of what ships.
     UV_THREADPOOL_SIZE: '16',
+    MALLOC_ARENA_MAX: '2',
     ...env,
   });
   return { proc, port, output };
