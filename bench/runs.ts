@@ -5,6 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { confluentSchemaSource } from '../src/codec/index.js';
 import { loadConfig } from '../src/config/index.js';
@@ -136,6 +137,7 @@ let portSeed = 28_000 + Math.floor(Math.random() * 1000);
 export async function startService(input: string, modelName: string, name: string, client: KafkaClientName, format: 'json' | 'avro', env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServiceRun> {
   const output = topic(`${name}-out`);
   await ensureTopics(kafka, [output, `${output}.dlq`], PARTITIONS);
+  topics.push(`${output}.dlq`);
   const port = portSeed++;
   const proc = child(process.execPath, [...nodeArgs, `${repo}/bin/kscore.js`, 'serve'], {
     KAFKA_BROKERS: base.kafkaBrokers.join(','),
@@ -184,6 +186,51 @@ export async function serviceThroughput(input: string, modelName: string, name: 
     return { ...r, rssMiB: await rss(svc.port) };
   } finally {
     await stop(svc.proc);
+  }
+}
+
+/**
+ * `kscore replay` of the whole of `input` with `modelName` (its production alias) on `client`
+ * into a fresh topic: events/s from the first output record to the last, and the share of the
+ * machine's CPU busy meanwhile (all processes, Kafka's too).
+ */
+export async function replayThroughput(input: string, modelName: string, name: string, client: KafkaClientName, count: number, args: string[] = []): Promise<Drained & { machineBusy: number }> {
+  const output = topic(`${name}-out`);
+  await ensureTopics(kafka, [output, `${output}.dlq`], PARTITIONS);
+  topics.push(`${output}.dlq`);
+  const proc = child(process.execPath, [`${repo}/bin/kscore.js`, 'replay', '--output-topic', output, '--dead-letter-topic', `${output}.dlq`, ...args], {
+    KAFKA_BROKERS: base.kafkaBrokers.join(','),
+    REDIS_URL: base.redisUrl,
+    SCHEMA_REGISTRY_URL: base.schemaRegistryUrl,
+    KSCORE_KAFKA_CLIENT: client,
+    KSCORE_FEATURES_TOPIC: input,
+    KSCORE_MODEL_NAME: modelName,
+    KSCORE_HTTP_PORT: '0',
+    KSCORE_LOG_LEVEL: 'warn',
+    UV_THREADPOOL_SIZE: '16',
+    MALLOC_ARENA_MAX: '2',
+  });
+  const exited = new Promise<number | null>((r) => proc.once('exit', r));
+  try {
+    const before = cpuTimes();
+    const r = await Promise.race([drain(output, count), exited.then((code) => Promise.reject(new Error(`replay of ${input} ended (exit ${code}) before ${count} records`)))]);
+    const after = cpuTimes();
+    const code = await exited;
+    if (code !== 0) throw new Error(`replay of ${input} exited with ${code}`);
+    return { ...r, machineBusy: (after.busy - before.busy) / Math.max(1, after.total - before.total) };
+  } finally {
+    await stop(proc);
+  }
+}
+
+/** All CPUs, from /proc/stat: busy is everything but idle and iowait. */
+function cpuTimes(): { busy: number; total: number } {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.reduce((sum, x) => sum + x, 0);
+    return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+  } catch {
+    return { busy: 0, total: 0 };
   }
 }
 
