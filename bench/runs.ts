@@ -173,17 +173,27 @@ export async function waitReady(port: number): Promise<void> {
   throw new Error(`service on ${port} not ready`);
 }
 
-export async function rss(port: number): Promise<number> {
-  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
-  return Number(/^process_resident_memory_bytes (\S+)$/m.exec(text)?.[1] ?? Number.NaN) / 2 ** 20;
+export interface Memory {
+  rssMiB: number;
+  /** V8's heap (total, used or not). */
+  heapMiB: number;
+  /** Memory outside V8's heap that JS objects hold (Buffers). */
+  externalMiB: number;
 }
 
-/** Drains a preloaded topic through the service: events/s, and the service's RSS at the end. */
-export async function serviceThroughput(input: string, modelName: string, name: string, client: KafkaClientName, format: 'json' | 'avro', count: number, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Drained & { rssMiB: number }> {
+/** The service's memory, from its /metrics. */
+export async function memory(port: number): Promise<Memory> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+  const mib = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) / 2 ** 20;
+  return { rssMiB: mib('process_resident_memory_bytes'), heapMiB: mib('nodejs_heap_size_total_bytes'), externalMiB: mib('nodejs_external_memory_bytes') };
+}
+
+/** Drains a preloaded topic through the service: events/s, and the service's memory at the end. */
+export async function serviceThroughput(input: string, modelName: string, name: string, client: KafkaClientName, format: 'json' | 'avro', count: number, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Drained & Memory> {
   const svc = await startService(input, modelName, name, client, format, env, nodeArgs);
   try {
     const r = await drain(svc.output, count);
-    return { ...r, rssMiB: await rss(svc.port) };
+    return { ...r, ...(await memory(svc.port)) };
   } finally {
     await stop(svc.proc);
   }
@@ -293,7 +303,7 @@ export async function latencyAt(client: KafkaClientName, rate: number, seconds: 
     await producer.close();
     const deadline = Date.now() + 60_000;
     while ((probe.arrived.size < sent || probe.produced.size < sent) && Date.now() < deadline) await sleep(100);
-    const mem = modelName === undefined ? Number.NaN : await rss(svc.port);
+    const mem = modelName === undefined ? Number.NaN : (await memory(svc.port)).rssMiB;
     await probe.stop();
     // Leave out the first 2 s (connections warming up).
     const warm = Math.min(sent, rate * 2);

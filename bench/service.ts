@@ -12,14 +12,18 @@
  * 2. end-to-end latency (p50, p99, p99.9) at 1,000 and 10,000 events/s and half the highest
  *    throughput, taken by a separate consumer: a prediction's arrival minus its event's produce time;
  *    at each rate also the pass-through copy's (the baseline) and the one hop to the probe;
- * 3. the service's resident memory under load.
+ * 3. the service's resident memory under load (and how much of it is V8's heap and Buffers);
+ * 4. for each missed target, what this run measured about its cause (bench/misses.ts), among it
+ *    the main-thread cost of handing a record to librdkafka with and without the five headers.
  * Writes docs/bench-service.{json,md} with the machine, the date and the commit.
  * BENCH_EVENTS (100000), BENCH_ROUNDS (3), BENCH_LATENCY_SECONDS (15), BENCH_CLIENTS (kafkajs,librdkafka).
  */
 import type { KafkaClientName } from '../src/kafka/index.js';
 import { logistic, treeEnsemble } from '../src/modelgen/models.js';
+import { handOffCost, type HandOff } from './handoff.js';
 import { ms, provenance, writeReport } from './lib.js';
-import { PARTITIONS, ceiling, kafka, latencyAt, passThrough, preload, register, serviceThroughput, topics, type Latency } from './runs.js';
+import { whereMissed } from './misses.js';
+import { PARTITIONS, ceiling, kafka, latencyAt, passThrough, preload, register, serviceThroughput, topics, type Latency, type Memory } from './runs.js';
 
 const N = Number(process.env['BENCH_EVENTS'] ?? 100_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -32,16 +36,22 @@ interface Row {
   format: 'json' | 'avro';
   rounds: number[];
   rssMiB: number[];
+  heapMiB: number[];
+  externalMiB: number[];
 }
 
 const rows = new Map<string, Row>();
-function record(client: Row['client'], run: string, format: 'json' | 'avro', eventsPerSecond: number, rssMiB?: number): void {
+function record(client: Row['client'], run: string, format: 'json' | 'avro', eventsPerSecond: number, mem?: Memory): void {
   const key = `${client}/${run}/${format}`;
-  const row = rows.get(key) ?? { client, run, format, rounds: [], rssMiB: [] };
+  const row = rows.get(key) ?? { client, run, format, rounds: [], rssMiB: [], heapMiB: [], externalMiB: [] };
   rows.set(key, row);
   row.rounds.push(eventsPerSecond);
-  if (rssMiB !== undefined) row.rssMiB.push(rssMiB);
-  process.stderr.write(`bench: ${client} ${run} ${format}: ${Math.round(eventsPerSecond).toLocaleString('en')} events/s${rssMiB === undefined ? '' : `, ${rssMiB.toFixed(0)} MiB`}\n`);
+  if (mem !== undefined) {
+    row.rssMiB.push(mem.rssMiB);
+    row.heapMiB.push(mem.heapMiB);
+    row.externalMiB.push(mem.externalMiB);
+  }
+  process.stderr.write(`bench: ${client} ${run} ${format}: ${Math.round(eventsPerSecond).toLocaleString('en')} events/s${mem === undefined ? '' : `, ${mem.rssMiB.toFixed(0)} MiB`}\n`);
 }
 
 function median(xs: readonly number[]): number {
@@ -67,6 +77,7 @@ async function main(): Promise<void> {
   process.stderr.write(`bench: preloading ${N} JSON and ${N} Avro events\n`);
   const inputs = { json: await preload('json', 'json', small.features, N), avro: await preload('avro', 'avro', small.features, N) };
   const fastest = CLIENTS.includes('librdkafka') ? 'librdkafka' : 'kafkajs';
+  const handOff = CLIENTS.includes('librdkafka') ? await handOffCost() : undefined;
 
   for (let round = 0; round < ROUNDS; round++) {
     const c = await ceiling(inputs.json, `ceiling-${round}`, N);
@@ -77,14 +88,14 @@ async function main(): Promise<void> {
         record(client, PASS, format, (await passThrough(client, inputs[format], `pass-${tag}`, N)).eventsPerSecond);
         for (const [run, model] of [[LOGISTIC, smallName], [TREES, heavyName]] as const) {
           const r = await serviceThroughput(inputs[format], model, `${model.slice(-5)}-${tag}`, client, format, N);
-          record(client, run, format, r.eventsPerSecond, r.rssMiB);
+          record(client, run, format, r.eventsPerSecond, r);
         }
       }
     }
     const compact = await serviceThroughput(inputs.json, smallName, `compact-${round}`, fastest, 'json', N, { KSCORE_PROVENANCE_HEADERS: 'compact' });
-    record(fastest, COMPACT, 'json', compact.eventsPerSecond, compact.rssMiB);
+    record(fastest, COMPACT, 'json', compact.eventsPerSecond, compact);
     const eos = await serviceThroughput(inputs.json, smallName, `eos-${round}`, fastest, 'json', N, { KSCORE_DELIVERY: 'exactly-once' });
-    record(fastest, EOS, 'json', eos.eventsPerSecond, eos.rssMiB);
+    record(fastest, EOS, 'json', eos.eventsPerSecond, eos);
   }
 
   const latency: LatencyRow[] = [];
@@ -98,12 +109,12 @@ async function main(): Promise<void> {
       }
     }
   }
-  report(latency, fastest);
+  report(latency, fastest, handOff);
 }
 
 type LatencyRow = { client: KafkaClientName; rate: number; run: string } & Latency;
 
-function report(latency: LatencyRow[], fastest: KafkaClientName): void {
+function report(latency: LatencyRow[], fastest: KafkaClientName, handOff: HandOff | undefined): void {
   const table = [...rows.values()];
   const lat = (client: KafkaClientName, r: number, run = LOGISTIC): number => latency.find((l) => l.client === client && l.rate === r && l.run === run)?.p99 ?? Number.NaN;
   const ratioOf = (client: KafkaClientName, format: 'json' | 'avro'): number => rate(client, LOGISTIC, format) / rate(client, PASS, format);
@@ -117,8 +128,21 @@ function report(latency: LatencyRow[], fastest: KafkaClientName): void {
     { what: `p99 ≤ 25 ms at 10,000 events/s (${fastest})`, value: lat(fastest, 10_000), met: lat(fastest, 10_000) <= 25, shown: `${ms(lat(fastest, 10_000))} ms (pass-through ${ms(lat(fastest, 10_000, PASS))} ms)` },
     { what: 'service RSS ≤ 300 MB under load (logistic)', value: maxRss, met: maxRss <= 300 * 1e6 / 2 ** 20, shown: `${maxRss.toFixed(0)} MiB` },
   ];
+  const missed = (from: number, to = from + 1): boolean => targets.slice(from, to).some((t) => !t.met);
+  const pairs = CLIENTS.length === 2 ? 1 : 0;
+  const logisticJson = rows.get(`${fastest}/${LOGISTIC}/json`);
+  const why = whereMissed({
+    fastest,
+    ratio: (c) => ratioOf(c, 'json'),
+    compactRatio: rate(fastest, COMPACT, 'json') / rate(fastest, PASS, 'json'),
+    passThrough: (c) => rate(c, PASS, 'json'),
+    p99: (r) => ({ service: lat(fastest, r), pass: lat(fastest, r, PASS) }),
+    memory: { rssMiB: median(logisticJson?.rssMiB ?? []), heapMiB: median(logisticJson?.heapMiB ?? []), externalMiB: median(logisticJson?.externalMiB ?? []) },
+    handOff,
+    missed: { ratio: missed(2 * CLIENTS.indexOf(fastest), 2 * CLIENTS.indexOf(fastest) + 2), clients: pairs === 1 && missed(2 * CLIENTS.length), latency: missed(2 * CLIENTS.length + pairs, 2 * CLIENTS.length + pairs + 2), memory: missed(targets.length - 1) },
+  });
   const p = provenance();
-  const result = { ...p, events: N, partitions: PARTITIONS, rounds: ROUNDS, throughput: table.map((r) => ({ ...r, median: rate(r.client as KafkaClientName, r.run, r.format) })), latency, targets };
+  const result = { ...p, events: N, partitions: PARTITIONS, rounds: ROUNDS, throughput: table.map((r) => ({ ...r, median: rate(r.client as KafkaClientName, r.run, r.format) })), latency, targets, handOff };
   const passOf = (r: Row): number => rate(r.client as KafkaClientName, PASS, r.format);
   const md = `# Service benchmark
 
@@ -154,7 +178,7 @@ ${latency.map((l) => `| ${l.client} | ${l.rate.toLocaleString('en')} | ${Math.ro
 | target | measured | met |
 | --- | ---: | --- |
 ${targets.map((t) => `| ${t.what} | ${t.shown} | ${t.met ? 'yes' : '**no**'} |`).join('\n')}
-`;
+${why}`;
   writeReport('bench-service', result, md);
   process.stdout.write(md);
 }
