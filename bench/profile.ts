@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { KafkaClientName } from '../src/kafka/index.js';
 import { logistic } from '../src/modelgen/models.js';
 import { provenance, repo, writeReport } from './lib.js';
-import { kafka, preload, register, serviceThroughput, topics } from './runs.js';
+import { preload, register, runBench, serviceThroughput } from './runs.js';
 
 const N = Number(process.env['BENCH_EVENTS'] ?? 200_000);
 const CLIENTS = (process.env['BENCH_CLIENTS'] ?? 'kafkajs,librdkafka').split(',') as KafkaClientName[];
@@ -134,14 +134,4 @@ ${table(r.functions)}
   writeReport('bench-profile', { ...p, events: N, results }, md);
 }
 
-main()
-  .catch((err: unknown) => {
-    process.stderr.write(`bench:profile: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    const admin = await kafka.admin();
-    await admin.deleteTopics(topics).catch(() => undefined);
-    await admin.close();
-    process.exit();
-  });
+runBench('bench:profile', main);

@@ -17,7 +17,7 @@
 import type { KafkaClientName } from '../src/kafka/index.js';
 import { logistic, treeEnsemble } from '../src/modelgen/models.js';
 import { provenance, writeReport } from './lib.js';
-import { kafka, passThrough, preload, register, replayThroughput, serviceThroughput, topics } from './runs.js';
+import { passThrough, preload, register, replayThroughput, runBench, serviceThroughput } from './runs.js';
 
 const N = Number(process.env['BENCH_EVENTS'] ?? 200_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -154,13 +154,4 @@ function fmt(x: number): string {
   return Math.round(x).toLocaleString('en-US');
 }
 
-main()
-  .catch((err: unknown) => {
-    process.stderr.write(`bench: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    const admin = await kafka.admin();
-    await admin.deleteTopics(topics).catch(() => undefined);
-    await admin.close();
-  });
+runBench('bench', main);

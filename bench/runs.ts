@@ -322,3 +322,18 @@ export async function latencyAt(client: KafkaClientName, rate: number, seconds: 
     await stop(svc.proc);
   }
 }
+
+/** Runs a bench's `main`: an error is printed and sets a failing exit code; the bench's topics are deleted either way. */
+export function runBench(name: string, main: () => Promise<void>): void {
+  main()
+    .catch((err: unknown) => {
+      process.stderr.write(`${name}: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exitCode = 1;
+    })
+    .finally(async () => {
+      const admin = await kafka.admin();
+      await admin.deleteTopics(topics).catch(() => undefined);
+      await admin.close();
+      process.exit();
+    });
+}

@@ -23,7 +23,7 @@ import { logistic, treeEnsemble } from '../src/modelgen/models.js';
 import { handOffCost, type HandOff } from './handoff.js';
 import { ms, provenance, writeReport } from './lib.js';
 import { whereMissed } from './misses.js';
-import { PARTITIONS, ceiling, kafka, latencyAt, passThrough, preload, register, serviceThroughput, topics, type Latency, type Memory } from './runs.js';
+import { PARTITIONS, ceiling, latencyAt, passThrough, preload, register, runBench, serviceThroughput, type Latency, type Memory } from './runs.js';
 
 const N = Number(process.env['BENCH_EVENTS'] ?? 100_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -183,13 +183,4 @@ ${why}`;
   process.stdout.write(md);
 }
 
-main()
-  .catch((err: unknown) => {
-    process.stderr.write(`bench: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    const admin = await kafka.admin();
-    await admin.deleteTopics(topics).catch(() => undefined);
-    await admin.close();
-  });
+runBench('bench', main);
