@@ -43,8 +43,8 @@ COPY bin bin
 RUN mkdir -p .kscore/models .kscore/replays && chown -R node:node .kscore
 USER node
 # MALLOC_ARENA_MAX=2: glibc gives each thread that allocates (librdkafka's, onnxruntime's, libuv's
-# pool) an arena of its own, up to 8 per core; two keep the resident set about 60-70 MiB smaller
-# under load at the same throughput (docs/bench-service.md).
+# pool) an arena of its own, up to 8 per core; two kept the resident set about 60-70 MiB smaller
+# under load at the same throughput (librdkafka, drains of 100,000 events with and without it).
 ENV NODE_ENV=production \
     UV_THREADPOOL_SIZE=16 \
     MALLOC_ARENA_MAX=2 \
