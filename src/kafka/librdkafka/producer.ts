@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import { KAFKA_CODES, KafkaError, kafkaError } from '../errors.js';
-import type { Compression, GroupConsumer, Headers, OutgoingRecord, Producer, ProducerOptions, Transaction } from '../types.js';
+import type { Compression, GroupConsumer, OutgoingRecord, Producer, ProducerOptions, Transaction } from '../types.js';
 import { ConnectionWatch, connectNative } from './config.js';
 import { DeliveryTracker, PendingSend, partitionForKey } from './delivery.js';
 import { fromLibrdkafka, isQueueFull, RD } from './errors.js';
 import { nativeConsumerOf } from './group-consumer.js';
-import { call, type TopicDescription, type NativeAdmin, type NativeConfig, type NativeConsumer, type NativeHeader, type NativeModule, type NativeProducer } from './native.js';
+import { NativeHeaders } from './records.js';
+import { call, type TopicDescription, type NativeAdmin, type NativeConfig, type NativeConsumer, type NativeModule, type NativeProducer } from './native.js';
 
 /** A topic's partition count is looked up again after this long (partitions may be added). */
 const METADATA_TTL_MS = 5 * 60_000;
@@ -33,6 +34,7 @@ interface Job {
  */
 export class LibrdkafkaProducer implements Producer {
   private readonly tracker = new DeliveryTracker();
+  private readonly headers = new NativeHeaders();
   private readonly backlog: Job[] = [];
   private readonly topics = new Map<string, TopicInfo>();
   private readonly lookups = new Map<string, Promise<void>>();
@@ -124,7 +126,7 @@ export class LibrdkafkaProducer implements Producer {
       const key = typeof r.key === 'string' ? Buffer.from(r.key) : r.key;
       const partition = r.partition ?? (key === null ? sticky(job, r.topic, info.partitions) : partitionForKey(key, info.partitions));
       try {
-        this.producer.produce(r.topic, partition, typeof r.value === 'string' ? Buffer.from(r.value) : r.value, key, r.timestamp === undefined ? null : Number(r.timestamp), null, nativeHeaders(r.headers));
+        this.producer.produce(r.topic, partition, typeof r.value === 'string' ? Buffer.from(r.value) : r.value, key, r.timestamp === undefined ? null : Number(r.timestamp), null, this.headers.of(r.headers));
       } catch (err) {
         if (isQueueFull(err)) {
           this.waitForRoom();
@@ -281,19 +283,6 @@ function sticky(job: Job, topic: string, partitions: number): number {
   let p = job.sticky.get(topic);
   if (p === undefined) job.sticky.set(topic, (p = Math.floor(Math.random() * partitions)));
   return p;
-}
-
-/** Headers as the binding takes them: one single-key object per value (it reads only an object's first key). */
-export function nativeHeaders(headers: Headers | undefined): NativeHeader[] | undefined {
-  if (headers === undefined) return undefined;
-  let out: NativeHeader[] | undefined;
-  for (const key in headers) {
-    const v = headers[key];
-    if (v === undefined) continue;
-    if (Array.isArray(v)) for (const one of v) (out ??= []).push({ [key]: one });
-    else (out ??= []).push({ [key]: v });
-  }
-  return out;
 }
 
 /** The port's compression names are librdkafka's. */

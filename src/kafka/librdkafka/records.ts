@@ -31,3 +31,36 @@ export function headersOf(list: readonly NativeHeader[]): Headers {
   }
   return headers;
 }
+
+/** Keys whose last Buffer value is remembered, at most (dead letters carry their events' own header keys). */
+const REMEMBERED_KEYS = 64;
+
+/**
+ * Headers as the binding takes them: one single-key object per value (it reads only an object's
+ * first key, and never changes it). The object made for a Buffer value is kept and given again
+ * while the same Buffer comes under the same key: the provenance headers the sink builds once per
+ * batch (model, version, source topic, partition) then cost no object per record.
+ */
+export class NativeHeaders {
+  private readonly last = new Map<string, { value: Buffer; header: NativeHeader }>();
+
+  of(headers: Headers | undefined): NativeHeader[] | undefined {
+    if (headers === undefined) return undefined;
+    let out: NativeHeader[] | undefined;
+    for (const key in headers) {
+      const v = headers[key];
+      if (v === undefined) continue;
+      if (Array.isArray(v)) for (const one of v) (out ??= []).push({ [key]: one });
+      else (out ??= []).push(typeof v === 'string' ? { [key]: v } : this.header(key, v));
+    }
+    return out;
+  }
+
+  private header(key: string, value: Buffer): NativeHeader {
+    const seen = this.last.get(key);
+    if (seen !== undefined && seen.value === value) return seen.header;
+    const header = { [key]: value };
+    if (seen !== undefined || this.last.size < REMEMBERED_KEYS) this.last.set(key, { value, header });
+    return header;
+  }
+}

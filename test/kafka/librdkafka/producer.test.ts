@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DeliveryError } from '../../../src/kafka/errors.js';
 import { partitionForKey } from '../../../src/kafka/librdkafka/delivery.js';
 import type { NativeModule } from '../../../src/kafka/librdkafka/native.js';
-import { LibrdkafkaProducer, nativeHeaders } from '../../../src/kafka/librdkafka/producer.js';
+import { LibrdkafkaProducer } from '../../../src/kafka/librdkafka/producer.js';
 import type { OutgoingRecord } from '../../../src/kafka/types.js';
 
 interface Produced {
@@ -178,11 +178,5 @@ describe('the librdkafka producer adapter', () => {
     await producer.close();
     await expect(sent).rejects.toBeInstanceOf(DeliveryError);
     await expect(producer.send([{ topic: 't', key: null, value: 'x' }])).rejects.toThrow(/closed/);
-  });
-
-  it('headers: one single-key object per value, none when empty', () => {
-    expect(nativeHeaders(undefined)).toBeUndefined();
-    expect(nativeHeaders({ a: undefined })).toBeUndefined();
-    expect(nativeHeaders({ a: 'x', b: [] })).toEqual([{ a: 'x' }]);
   });
 });
