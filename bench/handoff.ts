@@ -1,11 +1,12 @@
 /**
- * The main-thread cost of handing a record to librdkafka, for bench/service.ts's account of its
- * missed targets (bench/misses.ts).
+ * Main-thread costs of single steps, for bench/service.ts's account of its missed targets
+ * (bench/misses.ts): handing a record to librdkafka, and parsing one event's JSON.
  */
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/index.js';
 import { createKafkaClient, kafkaConnection, type Headers } from '../src/kafka/index.js';
 import { HEADERS } from '../src/producer/provenance.js';
+import { syntheticFeatures } from '../src/producer/load-generator.js';
 import { ensureTopics } from './lib.js';
 import { PARTITIONS, kafka, topic } from './runs.js';
 
@@ -55,4 +56,22 @@ export async function handOffCost(): Promise<HandOff | undefined> {
   } finally {
     await producer.close();
   }
+}
+
+/**
+ * µs of `JSON.parse` for one of the bench's JSON events (the service's JSON decoder is that call
+ * on the value's text): 2,000 events of these features as the load generator writes them, parsed
+ * 20 times over; the median of 5 such runs.
+ */
+export function jsonParseCost(features: readonly string[]): number {
+  const values = Array.from({ length: 2000 }, (_, i) => Buffer.from(JSON.stringify(syntheticFeatures(i, features, 1))));
+  const runs: number[] = [];
+  let sink = 0;
+  for (let run = 0; run < 5; run++) {
+    const t0 = process.hrtime.bigint();
+    for (let k = 0; k < 20; k++) for (const v of values) sink += (JSON.parse(v.toString('utf8')) as Record<string, number>)[features[0]!]!;
+    runs.push(Number(process.hrtime.bigint() - t0) / 1e3 / (20 * values.length));
+  }
+  if (Number.isNaN(sink)) throw new Error('the parsed events lost their first feature');
+  return runs.sort((a, b) => a - b)[2]!;
 }

@@ -17,11 +17,28 @@ export interface MissFacts {
   /** Memory at the end of the fastest client's logistic JSON runs, medians, MiB. */
   memory: { rssMiB: number; heapMiB: number; externalMiB: number };
   handOff: HandOff | undefined;
+  /** Main-thread CPU per event, µs, logistic JSON (medians): the service's, or the pass-through's. */
+  mainMicros: (client: KafkaClientName, run: 'service' | 'pass') => number;
+  /** `JSON.parse` of one bench event alone, µs. */
+  jsonParseMicros: number;
   missed: { ratio: boolean; clients: boolean; latency: boolean; memory: boolean };
 }
 
 const f1 = (x: number): string => x.toFixed(1);
 const n0 = (x: number): string => Math.round(x).toLocaleString('en');
+
+/** The main thread's CPU per event in both runs, how busy that kept it, and what parsing alone costs. */
+function mainThread(m: MissFacts): string {
+  const svc = m.mainMicros(m.fastest, 'service');
+  const pass = m.mainMicros(m.fastest, 'pass');
+  if (!Number.isFinite(svc) || !Number.isFinite(pass)) return '';
+  const busy = (micros: number, eventsPerSecond: number): string => `${Math.round((micros * eventsPerSecond) / 1e4)} %`;
+  const serviceRate = m.ratio(m.fastest) * m.passThrough(m.fastest);
+  return (
+    ` Its main thread spent ${f1(svc)} µs of CPU per event (${busy(svc, serviceRate)} busy at its rate) against the pass-through's ${f1(pass)} µs ` +
+    `(${busy(pass, m.passThrough(m.fastest))} busy); \`JSON.parse\` of one of these events alone takes ${f1(m.jsonParseMicros)} µs.`
+  );
+}
 
 export function whereMissed(m: MissFacts): string {
   const out: string[] = [];
@@ -31,6 +48,7 @@ export function whereMissed(m: MissFacts): string {
       `- **${m.fastest} online against its pass-through** (${m.ratio(m.fastest).toFixed(2)}, logistic JSON): both write the same records, ` +
         `but the service's main thread also decodes each event, scores it and encodes the prediction, and on ${m.fastest} the main thread is ` +
         `what limits (fetching and sending run on the client's own threads).` +
+        mainThread(m) +
         (h === undefined
           ? ''
           : ` Handing one record to librdkafka costs the main thread ${f1(h.fiveHeaders)} µs with the five provenance headers, ` +

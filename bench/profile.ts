@@ -1,7 +1,8 @@
 /**
- * Where the online path spends its time: `kscore serve` (logistic, 32 features, JSON) drains a
- * preloaded topic under Node's CPU profiler, once per client; the main thread's samples are summed
- * by function and by package (self time, share of the busy time, idle left out).
+ * Where the online path spends its time: `kscore serve` (logistic, 32 features, JSON) and the
+ * pass-through copy (bench/passthrough.ts) each drain a preloaded topic under Node's CPU profiler,
+ * once per client; the main thread's samples are summed by function and by package (self time per
+ * event, from the first record produced on, idle left out), the two side by side.
  *
  *   scripts/stack up && scripts/kafka-native && npm run bench:profile
  *
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import type { KafkaClientName } from '../src/kafka/index.js';
 import { logistic } from '../src/modelgen/models.js';
 import { provenance, repo, writeReport } from './lib.js';
-import { preload, register, runBench, serviceThroughput } from './runs.js';
+import { passThrough, preload, register, runBench, serviceThroughput } from './runs.js';
 
 const N = Number(process.env['BENCH_EVENTS'] ?? 200_000);
 const CLIENTS = (process.env['BENCH_CLIENTS'] ?? 'kafkajs,librdkafka').split(',') as KafkaClientName[];
@@ -26,20 +27,24 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-interface Share {
-  name: string;
-  percent: number;
+/** Microseconds of the main thread per event, by name. */
+type PerEvent = Map<string, number>;
+
+interface Side {
+  eventsPerSecond: number;
+  /** Main-thread busy time per event, start-up left out. */
+  busyMicros: number;
+  functions: PerEvent;
+  packages: PerEvent;
 }
 
 interface Profiled {
   client: KafkaClientName;
-  eventsPerSecond: number;
-  busySeconds: number;
-  functions: Share[];
-  packages: Share[];
+  service: Side;
+  pass: Side;
 }
 
-/** Where a frame's code lives: a package, a folder of src/, or Node's own (runtime) code. */
+/** Where a frame's code lives: a package, a folder of src/ or bench/, or Node's own (runtime) code. */
 function placeOf(url: string, fn: string): string {
   if (url === '') return fn.startsWith('(') ? fn : '(native)';
   const inModules = url.lastIndexOf('node_modules/');
@@ -47,25 +52,30 @@ function placeOf(url: string, fn: string): string {
     const parts = url.slice(inModules + 'node_modules/'.length).split('/');
     return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
   }
-  const inRepo = url.indexOf(`${repo}src/`);
-  if (inRepo >= 0) return url.slice(inRepo + repo.length).split('/').slice(0, 2).join('/');
+  for (const dir of ['src/', 'bench/']) {
+    const at = url.indexOf(`${repo}${dir}`);
+    if (at >= 0) return url.slice(at + repo.length).split('/').slice(0, dir === 'src/' ? 2 : 1).join('/');
+  }
   return url.startsWith('node:') ? 'node (runtime)' : url;
 }
 
-function top(times: Map<string, number>, busy: number): Share[] {
-  return [...times].sort((a, b) => b[1] - a[1]).slice(0, TOP).map(([name, t]) => ({ name, percent: (100 * t) / busy }));
+/** The first sample in the adapter's producer (src/kafka/<client>/producer.ts): the drain has begun. */
+function drainStart(profile: CpuProfile, byId: Map<number, CpuProfile['nodes'][number]['callFrame']>): number {
+  const i = profile.samples.findIndex((id) => /src\/kafka\/[^/]+\/producer\.ts$/.test(byId.get(id)!.url));
+  if (i < 0) throw new Error('the profile has no sample in the Kafka adapter\'s producer: nothing was produced');
+  return i;
 }
 
-/** Self time by function and by package, as shares of the samples that were not idle. */
-function summarise(profile: CpuProfile): Pick<Profiled, 'busySeconds' | 'functions' | 'packages'> {
+/** Self time per event by function and by package, from the drain's first produce on; idle left out. */
+function summarise(profile: CpuProfile, events: number, eventsPerSecond: number): Side {
   const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
-  const functions = new Map<string, number>();
-  const packages = new Map<string, number>();
+  const functions: PerEvent = new Map();
+  const packages: PerEvent = new Map();
   let busy = 0;
-  for (let i = 0; i < profile.samples.length; i++) {
+  for (let i = drainStart(profile, byId); i < profile.samples.length; i++) {
     const frame = byId.get(profile.samples[i]!)!;
     if (frame.functionName === '(idle)') continue;
-    const dt = profile.timeDeltas[i] ?? 0;
+    const dt = (profile.timeDeltas[i] ?? 0) / events;
     busy += dt;
     const place = placeOf(frame.url, frame.functionName);
     const file = frame.url.split('/').pop() ?? '';
@@ -73,7 +83,7 @@ function summarise(profile: CpuProfile): Pick<Profiled, 'busySeconds' | 'functio
     functions.set(fn, (functions.get(fn) ?? 0) + dt);
     packages.set(place, (packages.get(place) ?? 0) + dt);
   }
-  return { busySeconds: busy / 1e6, functions: top(functions, busy), packages: top(packages, busy) };
+  return { eventsPerSecond, busyMicros: busy, functions, packages };
 }
 
 /** The main thread's profile: the largest file (the loader's worker thread writes a small one too). */
@@ -84,8 +94,29 @@ function mainProfile(dir: string): CpuProfile {
   return JSON.parse(readFileSync(largest, 'utf8')) as CpuProfile;
 }
 
-function table(shares: Share[]): string {
-  return shares.map((s) => `| ${s.name.replace(/\|/g, '\\|')} | ${s.percent.toFixed(1)} |`).join('\n');
+/** Runs `fn` with Node's CPU profiler arguments and summarises the main thread's profile. */
+async function profiled(fn: (nodeArgs: string[]) => Promise<{ eventsPerSecond: number }>): Promise<Side> {
+  const dir = mkdtempSync(join(tmpdir(), 'kscore-profile-'));
+  try {
+    const r = await fn(['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+    return summarise(mainProfile(dir), N, r.eventsPerSecond);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const us = (x: number | undefined): string => (x === undefined || x < 0.05 ? '' : x.toFixed(1));
+
+/** The names that cost the service most per event, beside what the pass-through spends on each. */
+function table(service: PerEvent, pass: PerEvent): string {
+  const rows = [...service].sort((a, b) => b[1] - a[1]).slice(0, TOP);
+  return rows.map(([name, t]) => `| ${name.replace(/\|/g, '\\|')} | ${us(t)} | ${us(pass.get(name))} |`).join('\n');
+}
+
+/** The names the pass-through spends on most that the service does not (its copy, its own code). */
+function passOnly(service: PerEvent, pass: PerEvent): string {
+  const rows = [...pass].filter(([name, t]) => t >= 0.5 && (service.get(name) ?? 0) < t / 2).sort((a, b) => b[1] - a[1]).slice(0, 5);
+  return rows.length === 0 ? 'none above 0.5 µs.' : rows.map(([name, t]) => `${name} ${us(t)} µs`).join('; ') + '.';
 }
 
 async function main(): Promise<void> {
@@ -94,14 +125,10 @@ async function main(): Promise<void> {
   const input = await preload('profile', 'json', model.features, N);
   const results: Profiled[] = [];
   for (const client of CLIENTS) {
-    const dir = mkdtempSync(join(tmpdir(), 'kscore-profile-'));
-    try {
-      const r = await serviceThroughput(input, modelName, `profile-${client}`, client, 'json', N, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-      results.push({ client, eventsPerSecond: r.eventsPerSecond, ...summarise(mainProfile(dir)) });
-      process.stderr.write(`bench:profile: ${client} profiled\n`);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const service = await profiled((args) => serviceThroughput(input, modelName, `profile-${client}`, client, 'json', N, {}, args));
+    const pass = await profiled((args) => passThrough(client, input, `profile-pass-${client}`, N, args));
+    results.push({ client, service, pass });
+    process.stderr.write(`bench:profile: ${client} profiled\n`);
   }
   const p = provenance();
   const md = `# Where the online path spends its time
@@ -109,29 +136,43 @@ async function main(): Promise<void> {
 Command: \`scripts/stack up && scripts/kafka-native && npm run bench:profile\` (${p.date}, commit ${p.commit}, ${p.cores} × ${p.cpus}, ${p.memoryGiB} GiB, Node ${p.node}).
 
 \`kscore serve\` with the logistic model (32 features) drains ${N.toLocaleString('en')} preloaded JSON events under Node's CPU
-profiler (\`--cpu-prof\`). The shares are of the main thread's busy time (idle samples left out),
-by the function or package the time was spent in itself. librdkafka's own threads (fetching,
-sending, delivery reports) do not show here; they share the machine's cores with it.
-"(program)" is time in V8 and native code not attributed to a JavaScript function. The samples
-include the service's start-up (module loading: \`compileSourceTextModule\`, \`wrapSafe\`).
+profiler (\`--cpu-prof\`), and so does the pass-through copy (bench/passthrough.ts: the same consumer
+and producer, the same five headers, no decoding, scoring or encoding), once per client. The
+figures are the main thread's own (self) time per event, in µs, by function and by package, from
+the first record produced to the end (start-up and idle samples left out). librdkafka's own
+threads (fetching, sending, delivery reports) do not show here; they share the machine's two
+cores with the main thread and the broker. "(program)" is time in V8 and native code not
+attributed to a JavaScript function. The profiler slows both down: the events/s here are not the
+benchmark's.
 
-${results
-  .map(
-    (r) => `## ${r.client}
+${results.map(section).join('\n')}`;
+  writeReport('bench-profile', { ...p, events: N, results: results.map(asJson) }, md);
+}
 
-${Math.round(r.eventsPerSecond).toLocaleString('en')} events/s under the profiler; ${r.busySeconds.toFixed(1)} s busy on the main thread.
+function section(r: Profiled): string {
+  const { service: s, pass: t } = r;
+  return `## ${r.client}
 
-| package or part | % of busy |
-| --- | ---: |
-${table(r.packages)}
+| | events/s under the profiler | main thread, µs per event |
+| --- | ---: | ---: |
+| service | ${Math.round(s.eventsPerSecond).toLocaleString('en')} | ${s.busyMicros.toFixed(1)} |
+| pass-through | ${Math.round(t.eventsPerSecond).toLocaleString('en')} | ${t.busyMicros.toFixed(1)} |
 
-| function | % of busy |
-| --- | ---: |
-${table(r.functions)}
-`,
-  )
-  .join('\n')}`;
-  writeReport('bench-profile', { ...p, events: N, results }, md);
+| package or part | service µs | pass-through µs |
+| --- | ---: | ---: |
+${table(s.packages, t.packages)}
+
+| function | service µs | pass-through µs |
+| --- | ---: | ---: |
+${table(s.functions, t.functions)}
+
+Where the pass-through spends more than the service: ${passOnly(s.functions, t.functions)}
+`;
+}
+
+function asJson(r: Profiled): object {
+  const side = (x: Side): object => ({ ...x, functions: Object.fromEntries(x.functions), packages: Object.fromEntries(x.packages) });
+  return { client: r.client, service: side(r.service), passThrough: side(r.pass) };
 }
 
 runBench('bench:profile', main);

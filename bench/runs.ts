@@ -45,14 +45,40 @@ export async function preload(name: string, format: 'json' | 'avro', features: r
 export interface Drained {
   eventsPerSecond: number;
   seconds: number;
+  /** CPU time of the copying process's main thread per event, µs (NaN where /proc is not there). */
+  mainThreadMicros: number;
 }
 
-/** Polls the output topic until it holds `count` records; events/s between the first and the last. */
-export async function drain(output: string, count: number): Promise<Drained> {
+const TICKS_PER_SECOND = ((): number => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time (µs) a process's main thread has used so far, from Linux's /proc; NaN elsewhere. */
+function mainThreadCpu(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Polls the output topic until it holds `count` records; events/s between the first and the last,
+ * and, given the copying process, its main thread's CPU per event meanwhile.
+ */
+export async function drain(output: string, count: number, pid?: number): Promise<Drained> {
   const admin = await kafka.admin();
   try {
     let first: number | undefined;
     let firstCount = 0;
+    let firstCpu = Number.NaN;
     const deadline = Date.now() + 600_000;
     for (;;) {
       const have = (await admin.watermarks(output)).reduce((sum, p) => sum + p.high, 0);
@@ -60,10 +86,11 @@ export async function drain(output: string, count: number): Promise<Drained> {
       if (have > 0 && first === undefined) {
         first = now;
         firstCount = have;
+        firstCpu = mainThreadCpu(pid);
       }
       if (have >= count) {
         const seconds = (now - first!) / 1000;
-        return { eventsPerSecond: (have - firstCount) / seconds, seconds };
+        return { eventsPerSecond: (have - firstCount) / seconds, seconds, mainThreadMicros: (mainThreadCpu(pid) - firstCpu) / (have - firstCount) };
       }
       if (Date.now() > deadline) throw new Error(`only ${have} of ${count} records reached ${output}`);
       await sleep(20);
@@ -85,21 +112,21 @@ export async function stop(p: ChildProcess): Promise<void> {
 }
 
 /** The pass-through copy of a preloaded topic through the service's own consumer and producer (`client`). */
-export async function passThrough(client: KafkaClientName, input: string, name: string, count: number): Promise<Drained> {
-  const p = await spawnPassThrough(client, input, name);
+export async function passThrough(client: KafkaClientName, input: string, name: string, count: number, nodeArgs: string[] = []): Promise<Drained> {
+  const p = await spawnPassThrough(client, input, name, nodeArgs);
   try {
-    return await drain(p.output, count);
+    return await drain(p.output, count, p.proc.pid);
   } finally {
     await stop(p.proc);
   }
 }
 
 /** bench/passthrough.ts on `client`, copying `input` to a new topic, in group `bench-<run>-<name>`. */
-async function spawnPassThrough(client: KafkaClientName, input: string, name: string): Promise<{ proc: ChildProcess; output: string; group: string }> {
+async function spawnPassThrough(client: KafkaClientName, input: string, name: string, nodeArgs: string[] = []): Promise<{ proc: ChildProcess; output: string; group: string }> {
   const output = topic(`${name}-out`);
   await ensureTopics(kafka, [output], PARTITIONS);
   const group = `bench-${run}-${name}`;
-  const proc = child(process.execPath, ['--import', 'tsx', `${repo}/bench/passthrough.ts`, base.kafkaBrokers.join(','), input, output, group], { KSCORE_KAFKA_CLIENT: client });
+  const proc = child(process.execPath, [...nodeArgs, '--import', 'tsx', `${repo}/bench/passthrough.ts`, base.kafkaBrokers.join(','), input, output, group], { KSCORE_KAFKA_CLIENT: client });
   return { proc, output, group };
 }
 
@@ -192,7 +219,7 @@ export async function memory(port: number): Promise<Memory> {
 export async function serviceThroughput(input: string, modelName: string, name: string, client: KafkaClientName, format: 'json' | 'avro', count: number, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Drained & Memory> {
   const svc = await startService(input, modelName, name, client, format, env, nodeArgs);
   try {
-    const r = await drain(svc.output, count);
+    const r = await drain(svc.output, count, svc.proc.pid);
     return { ...r, ...(await memory(svc.port)) };
   } finally {
     await stop(svc.proc);

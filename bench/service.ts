@@ -20,10 +20,10 @@
  */
 import type { KafkaClientName } from '../src/kafka/index.js';
 import { logistic, treeEnsemble } from '../src/modelgen/models.js';
-import { handOffCost, type HandOff } from './handoff.js';
+import { handOffCost, jsonParseCost, type HandOff } from './handoff.js';
 import { ms, provenance, writeReport } from './lib.js';
 import { whereMissed } from './misses.js';
-import { PARTITIONS, ceiling, latencyAt, passThrough, preload, register, runBench, serviceThroughput, type Latency, type Memory } from './runs.js';
+import { PARTITIONS, ceiling, latencyAt, passThrough, preload, register, runBench, serviceThroughput, type Drained, type Latency, type Memory } from './runs.js';
 
 const N = Number(process.env['BENCH_EVENTS'] ?? 100_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -38,14 +38,18 @@ interface Row {
   rssMiB: number[];
   heapMiB: number[];
   externalMiB: number[];
+  /** The copying process's main-thread CPU per event, µs, each round. */
+  mainMicros: number[];
 }
 
 const rows = new Map<string, Row>();
-function record(client: Row['client'], run: string, format: 'json' | 'avro', eventsPerSecond: number, mem?: Memory): void {
+function record(client: Row['client'], run: string, format: 'json' | 'avro', drained: Drained, mem?: Memory): void {
   const key = `${client}/${run}/${format}`;
-  const row = rows.get(key) ?? { client, run, format, rounds: [], rssMiB: [], heapMiB: [], externalMiB: [] };
+  const row = rows.get(key) ?? { client, run, format, rounds: [], rssMiB: [], heapMiB: [], externalMiB: [], mainMicros: [] };
   rows.set(key, row);
+  const { eventsPerSecond } = drained;
   row.rounds.push(eventsPerSecond);
+  if (Number.isFinite(drained.mainThreadMicros)) row.mainMicros.push(drained.mainThreadMicros);
   if (mem !== undefined) {
     row.rssMiB.push(mem.rssMiB);
     row.heapMiB.push(mem.heapMiB);
@@ -78,24 +82,25 @@ async function main(): Promise<void> {
   const inputs = { json: await preload('json', 'json', small.features, N), avro: await preload('avro', 'avro', small.features, N) };
   const fastest = CLIENTS.includes('librdkafka') ? 'librdkafka' : 'kafkajs';
   const handOff = CLIENTS.includes('librdkafka') ? await handOffCost() : undefined;
+  const jsonParseMicros = jsonParseCost(small.features);
 
   for (let round = 0; round < ROUNDS; round++) {
     const c = await ceiling(inputs.json, `ceiling-${round}`, N);
-    if (c !== undefined) record('librdkafka (C, Python)', PASS, 'json', c.eventsPerSecond);
+    if (c !== undefined) record('librdkafka (C, Python)', PASS, 'json', c);
     for (const client of CLIENTS) {
       for (const format of ['json', 'avro'] as const) {
         const tag = `${client}-${format}-${round}`;
-        record(client, PASS, format, (await passThrough(client, inputs[format], `pass-${tag}`, N)).eventsPerSecond);
+        record(client, PASS, format, await passThrough(client, inputs[format], `pass-${tag}`, N));
         for (const [run, model] of [[LOGISTIC, smallName], [TREES, heavyName]] as const) {
           const r = await serviceThroughput(inputs[format], model, `${model.slice(-5)}-${tag}`, client, format, N);
-          record(client, run, format, r.eventsPerSecond, r);
+          record(client, run, format, r, r);
         }
       }
     }
     const compact = await serviceThroughput(inputs.json, smallName, `compact-${round}`, fastest, 'json', N, { KSCORE_PROVENANCE_HEADERS: 'compact' });
-    record(fastest, COMPACT, 'json', compact.eventsPerSecond, compact);
+    record(fastest, COMPACT, 'json', compact, compact);
     const eos = await serviceThroughput(inputs.json, smallName, `eos-${round}`, fastest, 'json', N, { KSCORE_DELIVERY: 'exactly-once' });
-    record(fastest, EOS, 'json', eos.eventsPerSecond, eos);
+    record(fastest, EOS, 'json', eos, eos);
   }
 
   const latency: LatencyRow[] = [];
@@ -109,12 +114,12 @@ async function main(): Promise<void> {
       }
     }
   }
-  report(latency, fastest, handOff);
+  report(latency, fastest, handOff, jsonParseMicros);
 }
 
 type LatencyRow = { client: KafkaClientName; rate: number; run: string } & Latency;
 
-function report(latency: LatencyRow[], fastest: KafkaClientName, handOff: HandOff | undefined): void {
+function report(latency: LatencyRow[], fastest: KafkaClientName, handOff: HandOff | undefined, jsonParseMicros: number): void {
   const table = [...rows.values()];
   const lat = (client: KafkaClientName, r: number, run = LOGISTIC): number => latency.find((l) => l.client === client && l.rate === r && l.run === run)?.p99 ?? Number.NaN;
   const ratioOf = (client: KafkaClientName, format: 'json' | 'avro'): number => rate(client, LOGISTIC, format) / rate(client, PASS, format);
@@ -138,10 +143,12 @@ function report(latency: LatencyRow[], fastest: KafkaClientName, handOff: HandOf
     p99: (r) => ({ service: lat(fastest, r), pass: lat(fastest, r, PASS) }),
     memory: { rssMiB: median(logisticJson?.rssMiB ?? []), heapMiB: median(logisticJson?.heapMiB ?? []), externalMiB: median(logisticJson?.externalMiB ?? []) },
     handOff,
+    mainMicros: (c, run) => median(rows.get(`${c}/${run === 'pass' ? PASS : LOGISTIC}/json`)?.mainMicros ?? []),
+    jsonParseMicros,
     missed: { ratio: missed('ratio', fastest), clients: missed('clients'), latency: missed('latency'), memory: missed('memory') },
   });
   const p = provenance();
-  const result = { ...p, events: N, partitions: PARTITIONS, rounds: ROUNDS, throughput: table.map((r) => ({ ...r, median: rate(r.client as KafkaClientName, r.run, r.format) })), latency, targets, handOff };
+  const result = { ...p, events: N, partitions: PARTITIONS, rounds: ROUNDS, throughput: table.map((r) => ({ ...r, median: rate(r.client as KafkaClientName, r.run, r.format) })), latency, targets, handOff, jsonParseMicros };
   const passOf = (r: Row): number => rate(r.client as KafkaClientName, PASS, r.format);
   const md = `# Service benchmark
 
@@ -154,10 +161,12 @@ ${N.toLocaleString('en')} events (32 features) preloaded on ${PARTITIONS} partit
 from the first output record to the last; ${ROUNDS} rounds, every run alternating with the others, median reported.
 Avro runs read Avro and write Avro predictions. Each prediction carries five headers (model, version,
 source topic, partition, offset) unless marked compact; the pass-through copy writes the same five.
+"main thread µs/event" is the CPU time of the copying process's main thread (Node's event loop, where
+the client's binding, decoding, scoring and encoding run) per event, from Linux's /proc, median of the rounds.
 
-| client | run | format | events/s (median) | vs its pass-through | every round | RSS MiB (max) |
-| --- | --- | --- | ---: | ---: | --- | ---: |
-${table.map((r) => `| ${r.client} | ${r.run} | ${r.format} | ${Math.round(median(r.rounds)).toLocaleString('en')} | ${r.run === PASS ? '' : (median(r.rounds) / passOf(r)).toFixed(2)} | ${r.rounds.map((x) => Math.round(x).toLocaleString('en')).join(', ')} | ${r.rssMiB.length === 0 ? '' : Math.max(...r.rssMiB).toFixed(0)} |`).join('\n')}
+| client | run | format | events/s (median) | vs its pass-through | every round | main thread µs/event | RSS MiB (max) |
+| --- | --- | --- | ---: | ---: | --- | ---: | ---: |
+${table.map((r) => `| ${r.client} | ${r.run} | ${r.format} | ${Math.round(median(r.rounds)).toLocaleString('en')} | ${r.run === PASS ? '' : (median(r.rounds) / passOf(r)).toFixed(2)} | ${r.rounds.map((x) => Math.round(x).toLocaleString('en')).join(', ')} | ${r.mainMicros.length === 0 ? '' : median(r.mainMicros).toFixed(1)} | ${r.rssMiB.length === 0 ? '' : Math.max(...r.rssMiB).toFixed(0)} |`).join('\n')}
 
 ## End-to-end latency
 
