@@ -30,10 +30,12 @@ RUN npm ci --omit=dev && scripts/kafka-native && npm cache clean --force
 
 # ---- runtime
 FROM node:22-bookworm-slim
-# Shared libraries of a librdkafka built against the system's (TLS, SASL, compression, OIDC).
+# Shared libraries of a librdkafka built against the system's (TLS, SASL, compression, OIDC), and
+# jemalloc (preloaded below), linked where LD_PRELOAD finds it whatever the machine's architecture.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl3 libsasl2-2 libsasl2-modules libzstd1 liblz4-1 libcurl4 \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get install -y --no-install-recommends libssl3 libsasl2-2 libsasl2-modules libzstd1 liblz4-1 libcurl4 libjemalloc2 \
+ && rm -rf /var/lib/apt/lists/* \
+ && ln -s "$(ls /usr/lib/*-linux-gnu/libjemalloc.so.2)" /usr/local/lib/libjemalloc.so.2
 WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/dist dist
@@ -42,12 +44,12 @@ COPY bin bin
 # Writable folders the service uses by default (mount volumes over them to keep or share them).
 RUN mkdir -p .kscore/models .kscore/replays && chown -R node:node .kscore
 USER node
-# MALLOC_ARENA_MAX=2: glibc gives each thread that allocates (librdkafka's, onnxruntime's, libuv's
-# pool) an arena of its own, up to 8 per core; two kept the resident set about 60-70 MiB smaller
-# under load at the same throughput (librdkafka, drains of 100,000 events with and without it).
+# LD_PRELOAD: jemalloc instead of glibc's malloc. librdkafka's threads and the main thread allocate
+# and free each record's copies (value, key, each header) at once; with jemalloc the service drained
+# 12-33 % more events/s at about the same resident set (README, "Kafka clients", for the figures).
 ENV NODE_ENV=production \
     UV_THREADPOOL_SIZE=16 \
-    MALLOC_ARENA_MAX=2 \
+    LD_PRELOAD=/usr/local/lib/libjemalloc.so.2 \
     KSCORE_HTTP_HOST=0.0.0.0 \
     KSCORE_HTTP_PORT=18080
 EXPOSE 18080

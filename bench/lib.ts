@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Consumer } from 'kafkajs';
@@ -29,8 +29,26 @@ export function summarize(values: number[]): { n: number; p50: number; p99: numb
   };
 }
 
+/** jemalloc's library where this machine has it (Debian's libjemalloc2; scripts/kafka-native installs it). */
+function findJemalloc(): string | undefined {
+  const dirs = ['/usr/local/lib', ...(existsSync('/usr/lib') ? readdirSync('/usr/lib').filter((d) => d.endsWith('-linux-gnu')).map((d) => `/usr/lib/${d}`) : [])];
+  return dirs.map((d) => `${d}/libjemalloc.so.2`).find((f) => existsSync(f));
+}
+
+const jemalloc = findJemalloc();
+
+/**
+ * The image's runtime environment (Dockerfile), for the processes a bench measures: libuv's pool of
+ * 16 and jemalloc preloaded. Without jemalloc here, glibc's malloc with two arenas, and `allocator`
+ * says so in the figures.
+ */
+export const imageEnv: { env: Record<string, string>; allocator: string } =
+  jemalloc === undefined
+    ? { env: { UV_THREADPOOL_SIZE: '16', MALLOC_ARENA_MAX: '2' }, allocator: 'glibc malloc with MALLOC_ARENA_MAX=2 (jemalloc is not installed here, unlike in the image: apt-get install libjemalloc2)' }
+    : { env: { UV_THREADPOOL_SIZE: '16', LD_PRELOAD: jemalloc }, allocator: 'jemalloc, preloaded as in the image' };
+
 /** What a figure was measured on: machine, date and commit. */
-export function provenance(): { date: string; commit: string; cpus: string; cores: number; memoryGiB: number; node: string } {
+export function provenance(): { date: string; commit: string; cpus: string; cores: number; memoryGiB: number; node: string; allocator: string } {
   let commit = 'unknown';
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo }).toString().trim();
@@ -47,6 +65,7 @@ export function provenance(): { date: string; commit: string; cpus: string; core
     cores: c.length,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
+    allocator: imageEnv.allocator,
   };
 }
 

@@ -143,7 +143,7 @@ the first record produced to the end (start-up and idle samples left out). librd
 threads (fetching, sending, delivery reports) do not show here; they share the machine's two
 cores with the main thread and the broker. "(program)" is time in V8 and native code not
 attributed to a JavaScript function. The profiler slows both down: the events/s here are not the
-benchmark's.
+benchmark's. Both run with the image's environment (\`UV_THREADPOOL_SIZE=16\`; allocator: ${p.allocator}).
 
 ${results.map(section).join('\n')}`;
   writeReport('bench-profile', { ...p, events: N, results: results.map(asJson) }, md);

@@ -110,8 +110,8 @@ ${fmt(N)} JSON events (32 features) on a 3-partition topic, for each Kafka clien
   fetches of 8 MiB per partition, onnxruntime batches of 4096, two batches in flight per thread).
 
 events/s from the first output record to the last; medians of ${ROUNDS} rounds, every run
-alternating with the others. The service and replay run with the image's environment
-(\`UV_THREADPOOL_SIZE=16\`, \`MALLOC_ARENA_MAX=2\`).
+alternating with the others. The pass-through, the service and replay run with the image's environment
+(\`UV_THREADPOOL_SIZE=16\`; allocator: ${p.allocator}).
 
 | client | model | pass-through | online | replay | replay / fastest pass-through | replay / own pass-through | replay / online | replay, 1 thread | machine CPU busy in replay |
 | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |

@@ -13,7 +13,7 @@ import type { KafkaClientName } from '../src/kafka/index.js';
 import type { BuiltModel } from '../src/modelgen/models.js';
 import { LoadGenerator } from '../src/producer/load-generator.js';
 import { connectRedis, modelStoreFor, registerModel } from '../src/registry/index.js';
-import { benchClient, ensureTopics, repo, startLatencyProbe, summarize } from './lib.js';
+import { benchClient, ensureTopics, imageEnv, repo, startLatencyProbe, summarize } from './lib.js';
 
 export const PARTITIONS = 3;
 const log = pino({ level: 'warn' });
@@ -126,7 +126,8 @@ async function spawnPassThrough(client: KafkaClientName, input: string, name: st
   const output = topic(`${name}-out`);
   await ensureTopics(kafka, [output], PARTITIONS);
   const group = `bench-${run}-${name}`;
-  const proc = child(process.execPath, [...nodeArgs, '--import', 'tsx', `${repo}/bench/passthrough.ts`, base.kafkaBrokers.join(','), input, output, group], { KSCORE_KAFKA_CLIENT: client });
+  // The same runtime environment as the service's, so the two compare like for like.
+  const proc = child(process.execPath, [...nodeArgs, '--import', 'tsx', `${repo}/bench/passthrough.ts`, base.kafkaBrokers.join(','), input, output, group], { KSCORE_KAFKA_CLIENT: client, ...imageEnv.env });
   return { proc, output, group };
 }
 
@@ -183,8 +184,7 @@ export async function startService(input: string, modelName: string, name: strin
     KSCORE_HTTP_PORT: String(port),
     KSCORE_LOG_LEVEL: 'warn',
     // The image's runtime environment (Dockerfile), so the figures are of what ships.
-    UV_THREADPOOL_SIZE: '16',
-    MALLOC_ARENA_MAX: '2',
+    ...imageEnv.env,
     ...env,
   });
   return { proc, port, output };
@@ -244,8 +244,7 @@ export async function replayThroughput(input: string, modelName: string, name: s
     KSCORE_MODEL_NAME: modelName,
     KSCORE_HTTP_PORT: '0',
     KSCORE_LOG_LEVEL: 'warn',
-    UV_THREADPOOL_SIZE: '16',
-    MALLOC_ARENA_MAX: '2',
+    ...imageEnv.env,
   });
   const exited = new Promise<number | null>((r) => proc.once('exit', r));
   try {

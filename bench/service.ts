@@ -154,6 +154,7 @@ function report(latency: LatencyRow[], fastest: KafkaClientName, handOff: HandOf
 
 Command: \`scripts/stack up && scripts/kafka-native && npm run bench\` (${p.date}, commit ${p.commit}, ${p.cores} × ${p.cpus}, ${p.memoryGiB} GiB, Node ${p.node}).
 Everything runs on this one machine: Kafka, the schema registry, Redis, the service and the load.
+The service and the pass-through copy run with the image's environment (\`UV_THREADPOOL_SIZE=16\`; allocator: ${p.allocator}).
 
 ## Throughput
 

@@ -5,6 +5,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,7 +57,8 @@ describe('the production image recipe', { timeout: 300_000 }, () => {
 
     const config = testConfig({ modelName: `t-image-${Date.now()}` });
     cleanups.push(() => deleteTopics(config));
-    const env = { ...clean(), ...envFor(config), KSCORE_HTTP_PORT: '0', KSCORE_LOG_LEVEL: 'info', NODE_ENV: 'production' };
+    // The runtime stage's environment (jemalloc preloaded among it), then this test's settings.
+    const env = { ...clean(), ...runtimeEnv(dockerfile), ...envFor(config), KSCORE_HTTP_HOST: '127.0.0.1', KSCORE_HTTP_PORT: '0', KSCORE_LOG_LEVEL: 'info' };
     const cli = (args: string[]): Promise<string> => sh(dir, process.execPath, ['dist/cli/main.js', ...args], env);
     expect(await cli(['model', 'demo'])).toMatch(/registered|version/i);
 
@@ -70,6 +72,8 @@ describe('the production image recipe', { timeout: 300_000 }, () => {
       await exited;
     });
     const port = await listeningPort({ proc: service, output: () => output, exited });
+    // The preloaded allocator is the one the service runs on.
+    expect(await readFile(`/proc/${service.pid}/maps`, 'utf8')).toContain('libjemalloc.so.2');
     await eventually(async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok ? true : undefined), 90_000, `the compiled service to be ready (${output})`);
     const N = 300;
     const features = Array.from({ length: 32 }, (_, i) => `f${i}`);
@@ -94,6 +98,26 @@ describe('the production image recipe', { timeout: 300_000 }, () => {
     expect(await exited).toBe(0);
   });
 });
+
+/**
+ * The ENV of the Dockerfile's last stage (the runtime image). Its LD_PRELOAD names the link the
+ * image makes to jemalloc; here it is the library where this machine has it (scripts/kafka-native
+ * installs Debian's libjemalloc2).
+ */
+function runtimeEnv(dockerfile: string): Record<string, string> {
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM ')).replace(/\\\n\s*/g, ' ');
+  const env: Record<string, string> = {};
+  for (const line of runtime.split('\n').filter((l) => l.startsWith('ENV '))) {
+    for (const [, k, v] of line.slice(4).matchAll(/(\w+)=(\S+)/g)) env[k!] = v!;
+  }
+  expect(env['LD_PRELOAD']).toBe('/usr/local/lib/libjemalloc.so.2');
+  expect(dockerfile).toMatch(/apt-get install [^\n]*libjemalloc2/);
+  const lib = ['/usr/local/lib', ...readdirSync('/usr/lib').filter((d) => d.endsWith('-linux-gnu')).map((d) => `/usr/lib/${d}`)]
+    .map((d) => `${d}/libjemalloc.so.2`)
+    .find((f) => existsSync(f));
+  expect(lib, 'jemalloc, which the image preloads, is installed here (apt-get install libjemalloc2; scripts/kafka-native does)').toBeDefined();
+  return { ...env, LD_PRELOAD: lib! };
+}
 
 /** The environment without the KSCORE_ settings of the shell that runs the tests. */
 function clean(): Record<string, string> {
