@@ -2,6 +2,7 @@
  * The "where the misses come from" section of docs/bench-service.md, from the run's own figures:
  * for each missed target, by how much and what this run measured about its cause.
  */
+import { cpus } from 'node:os';
 import type { KafkaClientName } from '../src/kafka/index.js';
 import type { HandOff } from './handoff.js';
 
@@ -12,8 +13,8 @@ export interface MissFacts {
   /** The compact header's online events/s over the five-header pass-through (fastest client). */
   compactRatio: number;
   passThrough: (client: KafkaClientName) => number;
-  /** p99 ms at a rate, of the service and of the pass-through. */
-  p99: (rate: number) => { service: number; pass: number };
+  /** p99 ms at a rate: of the service, of the pass-through, and of the events' own hop during the service's run. */
+  p99: (rate: number) => { service: number; pass: number; hop: number };
   /** Memory at the end of the fastest client's logistic JSON runs, medians, MiB. */
   memory: { rssMiB: number; heapMiB: number; externalMiB: number };
   handOff: HandOff | undefined;
@@ -70,7 +71,9 @@ export function whereMissed(m: MissFacts): string {
     out.push(
       `- **latency**: at 1,000 events/s the pass-through's own p99 is ${f1(low.pass)} ms and the service's ${f1(low.service)} ms; ` +
         `at 10,000 events/s ${f1(high.pass)} ms and ${f1(high.service)} ms. Two hops through this broker on this machine take longer ` +
-        `than the targets with nothing between them; what the service adds is the difference.`,
+        `than the targets with nothing between them; what the service adds is the difference. During the service's run at 10,000 events/s ` +
+        `the events' own hop (produce to consume, before the service) had a p99 of ${f1(high.hop)} ms: the load, the broker and the ` +
+        `service share this machine's ${cpus().length} cores, and the hop into the service is part of what the service's p99 shows.`,
     );
   }
   if (m.missed.memory) {

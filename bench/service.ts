@@ -140,7 +140,7 @@ function report(latency: LatencyRow[], fastest: KafkaClientName, handOff: HandOf
     ratio: (c) => ratioOf(c, 'json'),
     compactRatio: rate(fastest, COMPACT, 'json') / rate(fastest, PASS, 'json'),
     passThrough: (c) => rate(c, PASS, 'json'),
-    p99: (r) => ({ service: lat(fastest, r), pass: lat(fastest, r, PASS) }),
+    p99: (r) => ({ service: lat(fastest, r), pass: lat(fastest, r, PASS), hop: latency.find((l) => l.client === fastest && l.rate === r && l.run === LOGISTIC)?.hop.p99 ?? Number.NaN }),
     memory: { rssMiB: median(logisticJson?.rssMiB ?? []), heapMiB: median(logisticJson?.heapMiB ?? []), externalMiB: median(logisticJson?.externalMiB ?? []) },
     handOff,
     mainMicros: (c, run) => median(rows.get(`${c}/${run === 'pass' ? PASS : LOGISTIC}/json`)?.mainMicros ?? []),
