@@ -4,8 +4,9 @@
  *
  *   scripts/stack up && npm run bench:soak          # 30 minutes; BENCH_SOAK_MINUTES=5 for a short one
  *
- * BENCH_RATE (2000) events/s; BENCH_SOAK_REPLAY_S (300) between replays. The service inherits the
- * environment, so MALLOC_ARENA_MAX and the like reach it.
+ * BENCH_RATE (2000) events/s; BENCH_SOAK_REPLAY_S (300) between replays. The service runs with the
+ * image's environment (jemalloc preloaded where installed, bench/lib.ts imageEnv); the shell's own
+ * settings win, so `LD_PRELOAD=` measures glibc's malloc, and MALLOC_ARENA_MAX and the like reach it.
  *
  * Every sample (30 s) reads the service's own /metrics (RSS, V8 heap used, open file
  * descriptors, consumer lag) and the p99 end-to-end latency of the predictions that arrived since
@@ -21,7 +22,7 @@ import { confluentSchemaSource } from '../src/codec/index.js';
 import type { Config } from '../src/config/index.js';
 import { LoadGenerator } from '../src/producer/load-generator.js';
 import { connectRedis, RedisModelStore } from '../src/registry/index.js';
-import { benchClient, benchConfig, ensureTopics, percentile, provenance, registerSwapModels, repo, serviceEnv, writeReport } from './lib.js';
+import { benchClient, benchConfig, ensureTopics, percentile, imageEnv, provenance, registerSwapModels, repo, serviceEnv, writeReport } from './lib.js';
 import { soakChart, slopePerHour, type SoakSample } from './soak-report.js';
 
 const MINUTES = Number(process.env['BENCH_SOAK_MINUTES'] ?? 30);
@@ -30,7 +31,10 @@ const SAMPLE_S = 30;
 const PROMOTE_S = 60;
 const REPLAY_S = Number(process.env['BENCH_SOAK_REPLAY_S'] ?? 300);
 const WARMUP_S = Math.min(300, (MINUTES * 60) / 4);
-const ARENAS = process.env['MALLOC_ARENA_MAX'];
+/** The image's environment for the service, each variable as the shell sets it where it does. */
+const ENV: Record<string, string> = Object.fromEntries(Object.entries(imageEnv.env).map(([k, v]) => [k, process.env[k] ?? v]));
+const ARENAS = ENV['MALLOC_ARENA_MAX'] ?? process.env['MALLOC_ARENA_MAX'];
+const ALLOCATOR = (ENV['LD_PRELOAD'] ?? process.env['LD_PRELOAD'])?.includes('jemalloc') ? 'jemalloc' : `glibc malloc${ARENAS ? ` with MALLOC_ARENA_MAX=${ARENAS}` : ''}`;
 const TOKEN = 'soak-admin-token-0123456789';
 
 async function main(): Promise<void> {
@@ -86,7 +90,7 @@ async function main(): Promise<void> {
   const result = {
     ...provenance(),
     minutes: MINUTES,
-    mallocArenaMax: ARENAS ?? null,
+    allocator: ALLOCATOR,
     rate: RATE,
     sent,
     promotions,
@@ -114,6 +118,7 @@ async function main(): Promise<void> {
 /** `kscore serve` as a user runs it, with an admin token for the replays; its port from its log. */
 async function startService(config: Config): Promise<{ url: string; service: ReturnType<typeof spawn> }> {
   const env = serviceEnv(config, {
+    ...ENV,
     KSCORE_LOG_LEVEL: 'info',
     KSCORE_API_TOKENS: `soak:admin:${TOKEN}`,
     ...(process.env['KSCORE_KAFKA_CLIENT'] === undefined ? {} : { KSCORE_KAFKA_CLIENT: process.env['KSCORE_KAFKA_CLIENT'] }),
@@ -173,7 +178,7 @@ function markdown(r: { date: string; commit: string; cores: number; cpus: string
 
 Command: \`scripts/stack up && npm run bench:soak\` (${r.date}, commit ${r.commit}, ${r.cores} × ${r.cpus}, ${r.memoryGiB} GiB, Node ${r.node}).
 
-One \`kscore serve\` process${ARENAS === undefined ? '' : ` (MALLOC_ARENA_MAX=${ARENAS})`} for ${r.minutes} minutes at ${r.rate} JSON events/s (3 partitions, 32 features),
+One \`kscore serve\` process (allocator: ${ALLOCATOR}) for ${r.minutes} minutes at ${r.rate} JSON events/s (3 partitions, 32 features),
 the production alias flipped between a logistic regression and an MLP every ${PROMOTE_S} s (${r.promotions} promotions),
 and a replay of the last ${REPLAY_S / 60} minutes into the backfill topic every ${REPLAY_S / 60} minutes over the admin API
 (${r.replays.length} replays, ${finished} succeeded). ${r.sent} events sent. Each row is one sample: the service's own
