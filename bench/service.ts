@@ -121,7 +121,8 @@ type LatencyRow = { client: KafkaClientName; rate: number; run: string } & Laten
 
 function report(latency: LatencyRow[], fastest: KafkaClientName, handOff: HandOff | undefined, jsonParseMicros: number): void {
   const table = [...rows.values()];
-  const lat = (client: KafkaClientName, r: number, run = LOGISTIC): number => latency.find((l) => l.client === client && l.rate === r && l.run === run)?.p99 ?? Number.NaN;
+  const latRow = (client: KafkaClientName, r: number, run: string): LatencyRow | undefined => latency.find((l) => l.client === client && l.rate === r && l.run === run);
+  const lat = (client: KafkaClientName, r: number, run = LOGISTIC): number => latRow(client, r, run)?.p99 ?? Number.NaN;
   const ratioOf = (client: KafkaClientName, format: 'json' | 'avro'): number => rate(client, LOGISTIC, format) / rate(client, PASS, format);
   const maxRss = Math.max(...table.filter((r) => r.run === LOGISTIC).flatMap((r) => r.rssMiB), ...latency.filter((l) => l.run === LOGISTIC).map((l) => l.rssMiB));
   const targets = [
@@ -140,7 +141,7 @@ function report(latency: LatencyRow[], fastest: KafkaClientName, handOff: HandOf
     ratio: (c) => ratioOf(c, 'json'),
     compactRatio: rate(fastest, COMPACT, 'json') / rate(fastest, PASS, 'json'),
     passThrough: (c) => rate(c, PASS, 'json'),
-    p99: (r) => ({ service: lat(fastest, r), pass: lat(fastest, r, PASS), hop: latency.find((l) => l.client === fastest && l.rate === r && l.run === LOGISTIC)?.hop.p99 ?? Number.NaN }),
+    p99: (r) => ({ service: lat(fastest, r), pass: lat(fastest, r, PASS), hop: latRow(fastest, r, LOGISTIC)?.hop.p99 ?? Number.NaN }),
     memory: { rssMiB: median(logisticJson?.rssMiB ?? []), heapMiB: median(logisticJson?.heapMiB ?? []), externalMiB: median(logisticJson?.externalMiB ?? []) },
     handOff,
     mainMicros: (c, run) => median(rows.get(`${c}/${run === 'pass' ? PASS : LOGISTIC}/json`)?.mainMicros ?? []),

@@ -22,7 +22,7 @@ import { confluentSchemaSource } from '../src/codec/index.js';
 import type { Config } from '../src/config/index.js';
 import { LoadGenerator } from '../src/producer/load-generator.js';
 import { connectRedis, RedisModelStore } from '../src/registry/index.js';
-import { benchClient, benchConfig, ensureTopics, percentile, imageEnv, provenance, registerSwapModels, repo, serviceEnv, writeReport } from './lib.js';
+import { benchClient, benchConfig, ensureTopics, imageEnv, percentile, provenance, registerSwapModels, repo, serviceEnv, writeReport } from './lib.js';
 import { soakChart, slopePerHour, type SoakSample } from './soak-report.js';
 
 const MINUTES = Number(process.env['BENCH_SOAK_MINUTES'] ?? 30);
@@ -31,10 +31,12 @@ const SAMPLE_S = 30;
 const PROMOTE_S = 60;
 const REPLAY_S = Number(process.env['BENCH_SOAK_REPLAY_S'] ?? 300);
 const WARMUP_S = Math.min(300, (MINUTES * 60) / 4);
-/** The image's environment for the service, each variable as the shell sets it where it does. */
-const ENV: Record<string, string> = Object.fromEntries(Object.entries(imageEnv.env).map(([k, v]) => [k, process.env[k] ?? v]));
-const ARENAS = ENV['MALLOC_ARENA_MAX'] ?? process.env['MALLOC_ARENA_MAX'];
-const ALLOCATOR = (ENV['LD_PRELOAD'] ?? process.env['LD_PRELOAD'])?.includes('jemalloc') ? 'jemalloc' : `glibc malloc${ARENAS ? ` with MALLOC_ARENA_MAX=${ARENAS}` : ''}`;
+/** The service's runtime environment: the image's, with the shell's value of each of these where it sets one. */
+const ENV: Record<string, string> = {
+  ...imageEnv.env,
+  ...Object.fromEntries(['UV_THREADPOOL_SIZE', 'LD_PRELOAD', 'MALLOC_ARENA_MAX'].flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k]!]]))),
+};
+const ALLOCATOR = ENV['LD_PRELOAD']?.includes('jemalloc') ? 'jemalloc' : `glibc malloc${ENV['MALLOC_ARENA_MAX'] ? ` with MALLOC_ARENA_MAX=${ENV['MALLOC_ARENA_MAX']}` : ''}`;
 const TOKEN = 'soak-admin-token-0123456789';
 
 async function main(): Promise<void> {
