@@ -31,6 +31,7 @@ from confluent_kafka.schema_registry import (
     topic_record_subject_name_strategy,
     topic_subject_name_strategy,
 )
+from confluent_kafka.schema_registry.common._httpx_compat import httpx  # httpx2 or httpx, as the client uses
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer, _schema_to_str
@@ -41,8 +42,24 @@ F = descriptor_pb2.FieldDescriptorProto
 STRATEGIES = {"topic": topic_subject_name_strategy, "record": record_subject_name_strategy, "topic-record": topic_record_subject_name_strategy}
 
 
+# The client waits forever on a request the registry never answers (its default has no timeout);
+# with one, a stalled request fails and is sent again (registering and lookups are idempotent).
+REGISTRY_TIMEOUT_S, REGISTRY_ATTEMPTS = 10, 3
+
+
 def registry():
-    return SchemaRegistryClient({"url": os.environ["SCHEMA_REGISTRY_URL"]})
+    return SchemaRegistryClient({"url": os.environ["SCHEMA_REGISTRY_URL"], "timeout": REGISTRY_TIMEOUT_S})
+
+
+def retried(fn, *args):
+    """fn(*args), sent again when a registry request it makes times out."""
+    for attempt in range(1, REGISTRY_ATTEMPTS + 1):
+        try:
+            return fn(*args)
+        except httpx.TimeoutException as err:
+            if attempt == REGISTRY_ATTEMPTS:
+                raise
+            print(f"serde.py: a schema registry request timed out ({err!r}); trying again", file=sys.stderr)
 
 
 def avro_serializer(client, ns, features, conf):
@@ -128,7 +145,7 @@ def produce(args):
     producer = Producer({"bootstrap.servers": os.environ["KAFKA_BROKERS"], "acks": "all"})
     ctx = SerializationContext(args.topic, MessageField.VALUE)
     for i, row in enumerate(data["rows"]):
-        producer.produce(args.topic, key=f"r{i}", value=serialize(f"r{i}", dict(zip(features, row)), ctx))
+        producer.produce(args.topic, key=f"r{i}", value=retried(serialize, f"r{i}", dict(zip(features, row)), ctx))
     if producer.flush(30) != 0:
         sys.exit("serde.py: some events were not delivered")
 
@@ -185,7 +202,7 @@ def consume(args):
             m = consumer.poll(0.5)
             if m is None or m.error() is not None:
                 continue
-            print(json.dumps({"key": m.key().decode(), "value": deserialize(m.value(), ctx)}), flush=True)
+            print(json.dumps({"key": m.key().decode(), "value": retried(deserialize, m.value(), ctx)}), flush=True)
             seen += 1
     finally:
         consumer.close()
@@ -197,7 +214,7 @@ def register_prediction(args):
     pool = descriptor_pool.DescriptorPool()
     pool.Add(prediction_file(not args.without_optional))
     schema = Schema(_schema_to_str(pool.FindFileByName("kscore/prediction.proto")), "PROTOBUF")
-    print(registry().register_schema(args.subject, schema))
+    print(retried(registry().register_schema, args.subject, schema))
 
 
 def main():

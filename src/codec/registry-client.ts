@@ -8,7 +8,35 @@ import { tlsFailure } from '../kafka/errors.js';
 import { RegistryRefusedError, SchemaNotFoundError, SchemaUnsupportedError, SubjectNotFoundError } from './errors.js';
 import type { SchemaKind, SchemaReference, SchemaSource, SchemaText } from './types.js';
 
-export type RegistrySettings = Pick<Config, 'schemaRegistryUrl' | 'schemaRegistryUsername' | 'schemaRegistryPassword' | 'schemaRegistryCaFile'>;
+export type RegistrySettings = Pick<Config, 'schemaRegistryUrl' | 'schemaRegistryUsername' | 'schemaRegistryPassword' | 'schemaRegistryCaFile' | 'schemaRegistryTimeoutMs'>;
+
+/** The request layer's response, as its retry and timeout hooks see it. */
+interface RequestOutcome {
+  responseStatus: number;
+  error(): { name?: string } | null;
+}
+interface PreparedRequest {
+  timeout(): number | undefined;
+  enhance(extras: { timeout: number }): PreparedRequest;
+}
+
+/**
+ * A request the registry never answers would hold start-up (or an event's schema lookup) for
+ * ever: each request gets a time limit, and one that runs out is retried like a 5xx. Every
+ * request the client makes is idempotent (lookups, and registering a schema, which returns the
+ * same id again), so POSTs are retried too.
+ */
+const retry = {
+  retries: 2,
+  enableRetry: () => true,
+  validateRetry: (r: RequestOutcome) => r.responseStatus >= 500 || r.error()?.name === 'TimeoutError',
+};
+const timeLimit = (ms: number) => () => ({
+  async prepareRequest(next: () => Promise<PreparedRequest>) {
+    const request = await next();
+    return request.timeout() === undefined ? request.enhance({ timeout: ms }) : request;
+  },
+});
 
 /** The registry client with the settings' credentials and CA (for the codecs and the CLI). */
 export function schemaRegistryClient(settings: RegistrySettings): SchemaRegistry {
@@ -16,7 +44,8 @@ export function schemaRegistryClient(settings: RegistrySettings): SchemaRegistry
   return new SchemaRegistry({
     host,
     clientId: 'kscore',
-    retry: { retries: 2 },
+    retry: retry as object,
+    middlewares: [timeLimit(settings.schemaRegistryTimeoutMs) as never],
     ...(username !== undefined && password !== undefined ? { auth: { username, password } } : {}),
     ...(caFile !== undefined && host.startsWith('https:') ? { agent: new Agent({ ca: readFileSync(caFile, 'utf8'), keepAlive: true }) as unknown as HttpAgent } : {}),
   });

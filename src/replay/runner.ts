@@ -217,6 +217,7 @@ export class ReplayRun {
         schemaRegistryUsername: config.schemaRegistryUsername,
         schemaRegistryPassword: config.schemaRegistryPassword,
         schemaRegistryCaFile: config.schemaRegistryCaFile,
+        schemaRegistryTimeoutMs: config.schemaRegistryTimeoutMs,
       },
       decoding: { inputFormat: config.inputFormat, jsonSchemaValidate: config.jsonSchemaValidate },
       encoding: {
